@@ -1,0 +1,1385 @@
+/* ipc.h 0.1.0 - local inter-process communication for C, in one header.
+   Public domain (Unlicense) or MIT, your choice: see the end of the file.
+
+   USING IT
+   In exactly one C file, before any #include:
+
+       #define _GNU_SOURCE
+       #define IPC_IMPLEMENTATION
+       #include "ipc.h"
+
+   Every other file just includes "ipc.h". Link with -pthread on old glibc.
+
+   CONTENTS (declarations and implementation follow the same order)
+       0. config & base      IPC_DEF, allocator, error codes, ipc_strerror,
+                             monotonic deadlines, test hooks
+       1. framing codecs     LEN32, VARINT, COBS: encoders and one
+                             incremental decoder (no syscalls, fuzzed)
+       2. robust I/O         write_all / writev_all / read_full with
+                             timeouts, framed send/recv, a buffered framed
+                             reader, a non-blocking sender with a bounded queue
+       3.-6.                 mechanisms, shared-memory ring, channels and
+                             monitoring: not in this version yet
+
+   QUICK START: a parent and a child exchange framed messages over a pipe.
+   (make test extracts this block, compiles it and runs it.)
+   QUICKSTART-BEGIN
+    #define _GNU_SOURCE
+    #define IPC_IMPLEMENTATION
+    #include "ipc.h"
+    #include <stdio.h>
+    #include <string.h>
+    #include <sys/wait.h>
+    #include <unistd.h>
+
+    int main(void) {
+        int fds[2];
+        if (pipe(fds) < 0) return 1;
+        if (fork() == 0) {                          // child: the sender
+            close(fds[0]);
+            const char *msgs[] = {"hello", "", "world"};  // "" is a message too
+            for (int i = 0; i < 3; i++)
+                if (ipc_send_frame(fds[1], IPC_LEN32, msgs[i], strlen(msgs[i]), 1000) < 0) _exit(1);
+            _exit(0);
+        }
+        close(fds[1]);
+        char buf[256];
+        ssize_t n;
+        while ((n = ipc_recv_frame(fds[0], IPC_LEN32, buf, sizeof buf, 1000)) >= 0)
+            printf("got %zd bytes: '%.*s'\n", n, (int)n, buf);
+        wait(NULL);
+        return n == IPC_EOF ? 0 : 1;                // IPC_EOF: peer closed cleanly
+    }
+   QUICKSTART-END
+
+   COMPILE-TIME OPTIONS
+       IPC_STATIC        (set globally) every function is static: private to
+                         the one file that includes the implementation.
+       IPC_MALLOC(n), IPC_REALLOC(p,n), IPC_FREE(p)
+                         (only in the implementation file) the allocator; all
+                         three or none. Allocation happens only where a doc
+                         comment says so, and is bounded by a limit you set.
+       IPC_ASSERT(x)     (only in the implementation file) checks the caller's
+                         side of a contract; defaults to assert(). A peer's bad
+                         bytes never reach an assertion: they are error codes.
+       IPC_TEST_HOOKS    (set globally) fault injection for tests: short
+                         reads/writes, EINTR at call N, allocation failure at
+                         call N, replaceable system calls. See ipc_test_hooks.
+                         Never for production builds.
+
+   ERRORS
+   Functions that can fail return int or ssize_t: >= 0 success, < 0 failure.
+   A failure is -errno from the system (-EAGAIN, -ETIMEDOUT, -EPIPE, ...) or
+   one of the library's own codes, all below -1000:
+       IPC_EOF        end of stream: the peer closed at a frame boundary
+       IPC_EFRAME     malformed frame (bad length field, bad COBS block)
+       IPC_ETOOBIG    frame longer than the limit (raised before buffering it)
+       IPC_ETRUNC     the stream ended inside a frame
+       IPC_ECORRUPT   shared region fails validation
+       IPC_EPEERDEAD  the peer process died
+   ipc_strerror() names every code. Nothing prints, nothing exits, nothing
+   aborts on bad input, and errno is not part of the contract.
+
+   TIMEOUTS
+   Every call that can wait takes int timeout_ms: -1 waits forever, 0 never
+   waits (a full or empty queue answers -EAGAIN), > 0 waits at most that long
+   (then -ETIMEDOUT). The time is measured on CLOCK_MONOTONIC and a wait
+   interrupted by a signal resumes with only the time that is left. The
+   deadline covers the whole call: a frame trickled in a byte a second times
+   out as a whole.
+
+   WIRE FORMATS (byte-exact; other languages interoperate)
+       LEN32   4-byte big-endian length (at most 2^31-1), then the payload.
+               The bytes of Python's multiprocessing.connection send_bytes.
+       VARINT  length as unsigned LEB128 (1..10 bytes), then the payload: the
+               bytes of protobuf's writeDelimitedTo. The decoder refuses a
+               non-canonical length (a last byte of 0x00 after the first, as
+               in 80 00) and one over 64 bits (10th byte > 0x01): IPC_EFRAME.
+       COBS    Consistent Overhead Byte Stuffing (Cheshire & Baker 1999), then
+               one 0x00. Empty payload = 01 00; a payload ending in a run of
+               exactly 254 non-zero bytes ends with that run's FF block. A
+               lone 00 (no code byte) is IPC_EFRAME. After a malformed frame
+               the decoder resynchronises at the next 0x00.
+   Decoders take a maximum frame size (default IPC_MAX_FRAME, 16 MiB) and
+   answer IPC_ETOOBIG as soon as a frame is known to exceed it. Decoding does
+   not depend on how the bytes were split.
+
+   THREADS AND PROCESSES
+   No global state (outside IPC_TEST_HOOKS builds). A handle (ipc_decoder,
+   ipc_reader, ipc_sender) belongs to one thread at a time. Writes that must
+   not interleave with other writers on one pipe must fit in PIPE_BUF.
+
+   SIGPIPE
+   Writes to a pipe or socket whose reader is gone return -EPIPE. Sockets use
+   MSG_NOSIGNAL; other descriptors block SIGPIPE in the calling thread for the
+   duration of the write and consume the one the write raised, so the
+   application's signal dispositions are never changed.
+
+   SYSTEM CALL MAP
+       write/writev loop + poll   ipc_write_all, ipc_writev_all
+       read loop + poll           ipc_read_full, ipc_read_some
+       writev(header, payload)    ipc_send_frame
+       read(header) + read(body)  ipc_recv_frame
+       read(64 KiB) + decode      ipc_reader_next
+       non-blocking queue + poll  ipc_sender_send / ipc_sender_flush
+*/
+#ifndef IPC_H
+#define IPC_H
+
+#define IPC_VERSION_MAJOR 0
+#define IPC_VERSION_MINOR 1
+#define IPC_VERSION_PATCH 0
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h> /* ssize_t */
+#include <sys/uio.h>   /* struct iovec */
+
+#ifdef IPC_STATIC
+#define IPC_DEF static
+#else
+#define IPC_DEF extern
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== 0. config & base ==================================================== */
+
+/* The library's own error codes; everything else is -errno. */
+enum {
+    IPC_EOF = -1001,       /* end of stream: peer closed at a frame boundary */
+    IPC_EFRAME = -1002,    /* malformed frame */
+    IPC_ETOOBIG = -1003,   /* frame longer than the limit */
+    IPC_ETRUNC = -1004,    /* stream ended inside a frame */
+    IPC_ECORRUPT = -1005,  /* shared region fails validation */
+    IPC_EPEERDEAD = -1006  /* the peer process died */
+};
+
+/* Names any code this library returns: -errno values and IPC_E*.
+   The string is static; never NULL. */
+IPC_DEF const char *ipc_strerror(int code);
+
+/* Deadlines. ipc_deadline() turns timeout_ms into an absolute time on
+   CLOCK_MONOTONIC: -1 gives IPC_DEADLINE_NEVER, 0 gives IPC_DEADLINE_TRY.
+   ipc_deadline_left_ms() is what to pass to poll(): -1, 0, or the
+   remaining milliseconds rounded up. ipc_deadline_error() is the code for a
+   deadline that ran out: -EAGAIN for a try, -ETIMEDOUT otherwise. */
+#define IPC_DEADLINE_NEVER INT64_MAX
+#define IPC_DEADLINE_TRY 0
+IPC_DEF int64_t ipc_now_ns(void);
+IPC_DEF int64_t ipc_deadline(int timeout_ms);
+IPC_DEF int ipc_deadline_left_ms(int64_t deadline);
+IPC_DEF int ipc_deadline_error(int64_t deadline);
+
+#ifdef IPC_TEST_HOOKS
+/* Fault injection for tests. Every read/write/readv/writev/sendmsg/recvmsg
+   the library makes counts as one I/O call; every allocation as one alloc.
+   Zero-initialised means "no faults, real system calls". */
+typedef struct ipc_test_hooks {
+    uint64_t rng;                /* xorshift64 state for short counts (!= 0) */
+    size_t max_io;               /* cap each I/O call at 1..max_io bytes; 0 = off */
+    unsigned long eintr_at;      /* fail I/O call N (1-based) with EINTR; 0 = off */
+    unsigned long eintr_every;   /* ...and every K-th call after it; 0 = once */
+    unsigned long alloc_fail_at; /* fail allocation N (1-based); 0 = off */
+    unsigned long io_calls;      /* counters, read by tests */
+    unsigned long allocs;
+    /* Replacements for the system calls (NULL = the real one): a fuzzer fakes
+       a descriptor with these. */
+    ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
+    ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
+    int (*poll)(void *fds, unsigned long nfds, int timeout_ms);
+} ipc_test_hooks;
+extern ipc_test_hooks ipc_test;
+#endif
+
+/* ==== 1. framing codecs =================================================== */
+
+typedef enum ipc_codec { IPC_LEN32 = 1, IPC_VARINT = 2, IPC_COBS = 3 } ipc_codec;
+
+#define IPC_MAX_FRAME (16u << 20) /* default frame limit, 16 MiB */
+#define IPC_LEN32_MAX 0x7FFFFFFFu /* longest LEN32 payload */
+#define IPC_HEADER_MAX 10         /* longest LEN32/VARINT header */
+
+/* "len32", "varint", "cobs" <-> the enum. ipc_codec_parse returns 0 for an
+   unknown name; ipc_codec_name returns "?" for an unknown codec. */
+IPC_DEF ipc_codec ipc_codec_parse(const char *name);
+IPC_DEF const char *ipc_codec_name(ipc_codec codec);
+
+/* Header-only encoders, so a payload goes out with writev and is never
+   copied. ipc_len32_header writes 4 bytes; returns 4, or IPC_ETOOBIG for
+   len > IPC_LEN32_MAX. ipc_varint_encode writes 1..10 bytes; returns the
+   count. ipc_frame_header does either for a codec (-EINVAL for COBS, which
+   has no header). */
+IPC_DEF int ipc_len32_header(uint8_t out[4], size_t len);
+IPC_DEF int ipc_varint_encode(uint8_t out[IPC_HEADER_MAX], uint64_t value);
+IPC_DEF int ipc_frame_header(ipc_codec codec, uint8_t out[IPC_HEADER_MAX], size_t len);
+
+/* Decodes one varint from p[0..n). Returns the bytes used (1..10), 0 when
+   p ends inside the varint, or IPC_EFRAME (over 64 bits, non-canonical). */
+IPC_DEF int ipc_varint_decode(const uint8_t *p, size_t n, uint64_t *value);
+
+/* COBS. ipc_cobs_bound(n) is the most bytes an n-byte payload encodes to,
+   delimiter included: n + n/254 + 2. ipc_cobs_encode writes the frame,
+   delimiter included, and returns its length; out must hold
+   ipc_cobs_bound(n) bytes and must not overlap in. ipc_cobs_decode decodes
+   one frame body (without its 0x00) into out, which may equal in (decoding
+   never writes ahead of reading); returns the payload length or IPC_EFRAME. */
+IPC_DEF size_t ipc_cobs_bound(size_t n);
+IPC_DEF size_t ipc_cobs_encode(uint8_t *out, const uint8_t *in, size_t n);
+IPC_DEF ssize_t ipc_cobs_decode(uint8_t *out, const uint8_t *in, size_t n);
+
+/* Size of a whole frame for an n-byte payload (an upper bound for COBS), and
+   the whole frame written into out (cap bytes). Returns the frame length,
+   -ENOBUFS when cap is too small, IPC_ETOOBIG past the format's limit. */
+IPC_DEF size_t ipc_frame_bound(ipc_codec codec, size_t n);
+IPC_DEF ssize_t ipc_frame_encode(ipc_codec codec, void *out, size_t cap, const void *payload, size_t n);
+
+/* The incremental decoder. Feed it bytes in any chunks; each call consumes
+   a prefix of the input and returns
+       1   a frame is ready: *frame and *frame_len (valid until the next call on
+           this decoder, and as long as the input bytes stay put: a frame
+           lying whole inside the input is handed back in place, not copied)
+       0   all the input was consumed, no frame is complete yet
+       < 0 IPC_EFRAME, IPC_ETOOBIG or -ENOMEM, err_offset tells which byte.
+   *used always says how much input was consumed; call again with the rest.
+   LEN32 and VARINT errors are sticky (the stream has lost its framing: call
+   ipc_decoder_reset); COBS skips to the next 0x00 and goes on.
+   Memory: the caller's buffer (buf, cap: the limit becomes min(max, cap)),
+   or buf NULL and the decoder allocates as frames need, never more than the
+   limit; ipc_decoder_free releases it. */
+typedef struct ipc_decoder {
+    ipc_codec codec;
+    size_t max_frame;    /* frames longer than this are IPC_ETOOBIG */
+    uint64_t offset;     /* stream bytes consumed so far */
+    uint64_t err_offset; /* stream offset of the byte behind the last error */
+    /* private */
+    int state, error;
+    uint64_t value; /* header value being assembled */
+    unsigned hdr_len;
+    unsigned cobs_left, cobs_code;
+    size_t want, have; /* payload bytes expected / assembled */
+    uint8_t *buf;
+    size_t cap;
+    int owns_buf;
+} ipc_decoder;
+
+IPC_DEF void ipc_decoder_init(ipc_decoder *d, ipc_codec codec, size_t max_frame, void *buf, size_t cap);
+IPC_DEF int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used, const uint8_t **frame,
+                             size_t *frame_len);
+/* At end of stream: 0 when the decoder sits at a frame boundary, IPC_ETRUNC
+   when it is inside a frame. */
+IPC_DEF int ipc_decoder_finish(const ipc_decoder *d);
+/* Back to a frame boundary, errors cleared, memory kept. */
+IPC_DEF void ipc_decoder_reset(ipc_decoder *d);
+IPC_DEF void ipc_decoder_free(ipc_decoder *d);
+
+/* ==== 2. robust I/O ======================================================= */
+
+/* Writes all n bytes / all of iov. Returns 0, or -EPIPE, -EAGAIN (timeout 0
+   and the fd would block), -ETIMEDOUT, -errno; *done (may be NULL) gets the
+   bytes written either way. Restarts after EINTR, polls a non-blocking fd
+   to the deadline, never raises SIGPIPE. ipc_writev_all advances iov in
+   place: on failure iov[0..iovcnt) no longer describes what was passed. */
+IPC_DEF int ipc_write_all(int fd, const void *buf, size_t n, size_t *done, int timeout_ms);
+IPC_DEF int ipc_writev_all(int fd, struct iovec *iov, int iovcnt, size_t *done, int timeout_ms);
+
+/* Reads exactly n bytes. Returns 0; IPC_EOF when the stream ended before
+   the first byte, IPC_ETRUNC when it ended after some; or -EAGAIN,
+   -ETIMEDOUT, -errno. *done (may be NULL) gets the bytes read either way. */
+IPC_DEF int ipc_read_full(int fd, void *buf, size_t n, size_t *done, int timeout_ms);
+
+/* One read of up to n bytes, waiting up to timeout_ms for the first.
+   Returns the count (> 0), IPC_EOF, -EAGAIN, -ETIMEDOUT or -errno. */
+IPC_DEF ssize_t ipc_read_some(int fd, void *buf, size_t n, int timeout_ms);
+
+/* Waits until fd has any of events (POLLIN, POLLOUT) or an error/hangup.
+   Returns 0, -EAGAIN (timeout 0), -ETIMEDOUT or -errno. */
+IPC_DEF int ipc_wait_fd(int fd, short events, int64_t deadline);
+
+/* Sets or clears O_NONBLOCK. Returns 0 or -errno. */
+IPC_DEF int ipc_fd_set_nonblock(int fd, int on);
+
+/* One framed message on a byte stream, stateless. ipc_send_frame writes the
+   frame (LEN32/VARINT: one writev of header and payload, no copy; COBS:
+   encoded through a stack buffer). Returns 0 or a write_all error; a send
+   that fails after part of the frame went out leaves the stream unframed
+   (close it). ipc_recv_frame reads exactly one frame and nothing after it
+   into buf (cap bytes; a longer frame is IPC_ETOOBIG before its payload is
+   read) and returns the payload length; IPC_EOF at a clean end; IPC_ETRUNC,
+   IPC_EFRAME, -ETIMEDOUT, -errno. COBS is read a byte per system call
+   there: use ipc_reader for COBS streams. */
+IPC_DEF int ipc_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms);
+IPC_DEF ssize_t ipc_recv_frame(int fd, ipc_codec codec, void *buf, size_t cap, int timeout_ms);
+
+/* A buffered framed reader: reads up to bufsize bytes per system call and
+   decodes every frame in them, handing frames back in place. */
+typedef struct ipc_reader {
+    int fd;
+    ipc_decoder dec; /* dec.max_frame is the frame limit */
+    /* private */
+    uint8_t *buf;
+    size_t cap, start, end;
+    int eof;
+} ipc_reader;
+
+/* Allocates a read buffer of bufsize bytes (0 = 64 KiB) and a decoder that
+   allocates frames up to max_frame (0 = IPC_MAX_FRAME) as they need. Returns
+   0 or -ENOMEM. The fd is not owned: ipc_reader_free does not close it. */
+IPC_DEF int ipc_reader_init(ipc_reader *r, int fd, ipc_codec codec, size_t max_frame, size_t bufsize);
+/* The next frame: returns its length and sets *frame (valid until the next
+   call), or IPC_EOF once the peer closed and every frame was delivered,
+   IPC_ETRUNC (closed inside a frame), IPC_EFRAME, IPC_ETOOBIG, -EAGAIN,
+   -ETIMEDOUT, -errno. After a timeout the partial frame is kept and the next
+   call goes on with it. COBS resynchronises after IPC_EFRAME/IPC_ETOOBIG;
+   LEN32/VARINT keep answering the error. */
+IPC_DEF ssize_t ipc_reader_next(ipc_reader *r, const uint8_t **frame, int timeout_ms);
+IPC_DEF void ipc_reader_free(ipc_reader *r);
+
+/* A non-blocking framed sender with a bounded outgoing queue. Send queues a
+   frame and writes as much as the fd takes now; flush writes the rest as the
+   fd becomes writable (poll for ipc_sender_pending() > 0 with POLLOUT), and
+   a partial write resumes at the exact byte it stopped at. Backpressure:
+   once more than high_water bytes are queued, send answers -EAGAIN until
+   flushing brings the queue down to low_water. A frame going out on an
+   empty queue is written straight from the caller's payload; only what the
+   fd does not take is copied. Memory: at most high_water plus one frame. */
+typedef struct ipc_sender {
+    size_t high_water; /* bytes queued above which send says -EAGAIN */
+    size_t low_water;  /* ...until the queue is back down to this */
+    /* statistics, read-only */
+    uint64_t frames;       /* frames accepted */
+    uint64_t bytes_out;    /* bytes written to the fd */
+    uint64_t backpressure; /* sends refused with -EAGAIN */
+    size_t peak;           /* highest queue length seen, in bytes */
+    /* private */
+    int fd, error, blocked, fd_kind;
+    ipc_codec codec;
+    uint8_t *buf;
+    size_t cap, head, tail;
+} ipc_sender;
+
+/* Sets the fd non-blocking (on its open file description, which a forked
+   child shares). high_water 0 means 1 MiB; low_water is high_water / 2.
+   Allocates nothing until a frame has to be queued. Returns 0 or -errno. */
+IPC_DEF int ipc_sender_init(ipc_sender *s, int fd, ipc_codec codec, size_t high_water);
+/* Returns 0 (accepted: written or queued), -EAGAIN (backpressure: nothing
+   queued), IPC_ETOOBIG, -ENOMEM (nothing queued), or a write error such as
+   -EPIPE, which is sticky. */
+IPC_DEF int ipc_sender_send(ipc_sender *s, const void *payload, size_t n);
+/* Writes queued bytes until the queue is empty (0) or the deadline passes
+   (-EAGAIN for timeout 0, -ETIMEDOUT); or a write error. */
+IPC_DEF int ipc_sender_flush(ipc_sender *s, int timeout_ms);
+IPC_DEF size_t ipc_sender_pending(const ipc_sender *s);
+IPC_DEF void ipc_sender_free(ipc_sender *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPC_H */
+
+/* ========================================================================== */
+/*                              IMPLEMENTATION                                */
+/* ========================================================================== */
+#ifdef IPC_IMPLEMENTATION
+#ifndef IPC_IMPLEMENTATION_DONE
+#define IPC_IMPLEMENTATION_DONE
+
+#ifdef __cplusplus
+#error "ipc.h: the implementation is C; compile the IPC_IMPLEMENTATION file as C"
+#endif
+#if !defined(_GNU_SOURCE) || (defined(__GLIBC__) && !defined(__USE_GNU))
+#error "ipc.h: #define _GNU_SOURCE before the first #include of the file that defines IPC_IMPLEMENTATION"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(IPC_MALLOC) && defined(IPC_REALLOC) && defined(IPC_FREE)
+#elif !defined(IPC_MALLOC) && !defined(IPC_REALLOC) && !defined(IPC_FREE)
+#include <stdlib.h>
+#define IPC_MALLOC(n) malloc(n)
+#define IPC_REALLOC(p, n) realloc(p, n)
+#define IPC_FREE(p) free(p)
+#else
+#error "ipc.h: define all of IPC_MALLOC, IPC_REALLOC and IPC_FREE, or none"
+#endif
+
+#ifndef IPC_ASSERT
+#include <assert.h>
+#define IPC_ASSERT(x) assert(x)
+#endif
+
+#ifdef IPC_STATIC
+#define IPC__UNUSED __attribute__((unused))
+#else
+#define IPC__UNUSED
+#endif
+
+/* ==== 0. config & base ==================================================== */
+
+IPC_DEF IPC__UNUSED const char *ipc_strerror(int code) {
+    switch (code) {
+    case IPC_EOF: return "end of stream";
+    case IPC_EFRAME: return "malformed frame";
+    case IPC_ETOOBIG: return "frame longer than the limit";
+    case IPC_ETRUNC: return "stream ended inside a frame";
+    case IPC_ECORRUPT: return "shared region fails validation";
+    case IPC_EPEERDEAD: return "peer process died";
+    }
+    if (code >= 0) return "success";
+    if (code > -4096) return strerror(-code); /* glibc: static strings for known errnos */
+    return "unknown error";
+}
+
+IPC_DEF IPC__UNUSED int64_t ipc_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+IPC_DEF IPC__UNUSED int64_t ipc_deadline(int timeout_ms) {
+    int64_t t;
+    if (timeout_ms < 0) return IPC_DEADLINE_NEVER;
+    if (timeout_ms == 0) return IPC_DEADLINE_TRY;
+    t = ipc_now_ns() + (int64_t)timeout_ms * 1000000;
+    return t > 0 ? t : 1; /* keep 0 meaning "try" */
+}
+
+IPC_DEF IPC__UNUSED int ipc_deadline_left_ms(int64_t deadline) {
+    int64_t left;
+    if (deadline == IPC_DEADLINE_NEVER) return -1;
+    if (deadline == IPC_DEADLINE_TRY) return 0;
+    left = deadline - ipc_now_ns();
+    if (left <= 0) return 0;
+    left = (left + 999999) / 1000000; /* round up: poll must not wake early and spin */
+    return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+IPC_DEF IPC__UNUSED int ipc_deadline_error(int64_t deadline) {
+    return deadline == IPC_DEADLINE_TRY ? -EAGAIN : -ETIMEDOUT;
+}
+
+/* The one place a system error becomes a return code. */
+static int ipc__err(void) { return errno > 0 ? -errno : -EIO; }
+
+#ifdef IPC_TEST_HOOKS
+ipc_test_hooks ipc_test;
+
+static void *ipc__malloc(size_t n) {
+    if (++ipc_test.allocs == ipc_test.alloc_fail_at) return NULL;
+    return IPC_MALLOC(n);
+}
+static void *ipc__realloc(void *p, size_t n) {
+    if (++ipc_test.allocs == ipc_test.alloc_fail_at) return NULL;
+    return IPC_REALLOC(p, n);
+}
+
+/* Decides the fate of one I/O call: -1 with errno EINTR, or the byte cap. */
+static ssize_t ipc__hook_io(size_t want) {
+    unsigned long n = ++ipc_test.io_calls;
+    uint64_t x;
+    if (ipc_test.eintr_at && n >= ipc_test.eintr_at &&
+        (n == ipc_test.eintr_at || (ipc_test.eintr_every && (n - ipc_test.eintr_at) % ipc_test.eintr_every == 0))) {
+        errno = EINTR;
+        return -1;
+    }
+    if (!ipc_test.max_io || want == 0) return (ssize_t)(want > SSIZE_MAX ? SSIZE_MAX : want);
+    x = ipc_test.rng ? ipc_test.rng : 0x9E3779B97F4A7C15u;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+    ipc_test.rng = x;
+    x = 1 + x % ipc_test.max_io;
+    return (ssize_t)(x < want ? x : want);
+}
+
+/* Copies iov, cut to at most cap bytes, into out (at most 64 entries). */
+static int ipc__iov_cap(struct iovec *out, const struct iovec *iov, int cnt, size_t cap) {
+    int i;
+    for (i = 0; i < cnt && i < 64 && cap > 0; i++) {
+        out[i] = iov[i];
+        if (out[i].iov_len > cap) out[i].iov_len = cap;
+        cap -= out[i].iov_len;
+    }
+    return i ? i : 1; /* keep one (empty) entry so the call still happens */
+}
+
+static ssize_t ipc__sys_readv(int fd, const struct iovec *iov, int cnt) {
+    struct iovec cut[64];
+    size_t want = 0;
+    ssize_t cap;
+    int i;
+    for (i = 0; i < cnt; i++) want += iov[i].iov_len;
+    if ((cap = ipc__hook_io(want)) < 0) return -1;
+    cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
+    return ipc_test.readv ? ipc_test.readv(fd, cut, cnt) : readv(fd, cut, cnt);
+}
+static ssize_t ipc__sys_writev(int fd, const struct iovec *iov, int cnt) {
+    struct iovec cut[64];
+    size_t want = 0;
+    ssize_t cap;
+    int i;
+    for (i = 0; i < cnt; i++) want += iov[i].iov_len;
+    if ((cap = ipc__hook_io(want)) < 0) return -1;
+    cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
+    return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : writev(fd, cut, cnt);
+}
+static ssize_t ipc__sys_sendmsg(int fd, const struct msghdr *m, int flags) {
+    struct msghdr cut = *m;
+    struct iovec iov[64];
+    size_t want = 0;
+    ssize_t cap;
+    int i;
+    if (ipc_test.writev) { /* a faked fd is not a socket */
+        errno = ENOTSOCK;
+        return -1;
+    }
+    for (i = 0; i < (int)m->msg_iovlen; i++) want += m->msg_iov[i].iov_len;
+    if ((cap = ipc__hook_io(want)) < 0) return -1;
+    cut.msg_iov = iov;
+    cut.msg_iovlen = (size_t)ipc__iov_cap(iov, m->msg_iov, (int)m->msg_iovlen, (size_t)cap);
+    return sendmsg(fd, &cut, flags);
+}
+static int ipc__sys_poll(struct pollfd *p, nfds_t n, int timeout_ms) {
+    return ipc_test.poll ? ipc_test.poll(p, n, timeout_ms) : poll(p, n, timeout_ms);
+}
+#else
+#define ipc__malloc(n) IPC_MALLOC(n)
+#define ipc__realloc(p, n) IPC_REALLOC(p, n)
+#define ipc__sys_readv readv
+#define ipc__sys_writev writev
+#define ipc__sys_sendmsg sendmsg
+#define ipc__sys_poll poll
+#endif
+
+/* Overflow-proof addition: a + b when it fits in size_t, else SIZE_MAX (and
+   SIZE_MAX is never a size anyone can allocate or accept as a limit). */
+static size_t ipc__add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* ==== 1. framing codecs =================================================== */
+
+IPC_DEF IPC__UNUSED ipc_codec ipc_codec_parse(const char *name) {
+    if (!name) return (ipc_codec)0;
+    if (!strcmp(name, "len32")) return IPC_LEN32;
+    if (!strcmp(name, "varint")) return IPC_VARINT;
+    if (!strcmp(name, "cobs")) return IPC_COBS;
+    return (ipc_codec)0;
+}
+
+IPC_DEF IPC__UNUSED const char *ipc_codec_name(ipc_codec codec) {
+    switch (codec) {
+    case IPC_LEN32: return "len32";
+    case IPC_VARINT: return "varint";
+    case IPC_COBS: return "cobs";
+    }
+    return "?";
+}
+
+IPC_DEF IPC__UNUSED int ipc_len32_header(uint8_t out[4], size_t len) {
+    if (len > IPC_LEN32_MAX) return IPC_ETOOBIG;
+    out[0] = (uint8_t)(len >> 24);
+    out[1] = (uint8_t)(len >> 16);
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+}
+
+IPC_DEF IPC__UNUSED int ipc_varint_encode(uint8_t out[IPC_HEADER_MAX], uint64_t value) {
+    int n = 0;
+    while (value >= 0x80) {
+        out[n++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[n++] = (uint8_t)value;
+    return n;
+}
+
+IPC_DEF IPC__UNUSED int ipc_frame_header(ipc_codec codec, uint8_t out[IPC_HEADER_MAX], size_t len) {
+    if (codec == IPC_LEN32) return ipc_len32_header(out, len);
+    if (codec == IPC_VARINT) return ipc_varint_encode(out, len);
+    return -EINVAL;
+}
+
+/* One step of LEB128: folds byte b, the i-th (0-based), into *value.
+   Returns 1 when the varint goes on, 0 when b ended it, IPC_EFRAME when it
+   is over 64 bits (the 10th byte carries bit 63 only, so it must be 0 or 1:
+   this also keeps every shift below 64) or non-canonical (a last byte of 0
+   after the first adds nothing: the same length has a shorter encoding). */
+static int ipc__varint_step(uint64_t *value, unsigned i, uint8_t b) {
+    if (i == 9 && b > 1) return IPC_EFRAME;
+    if (i > 0 && b == 0) return IPC_EFRAME;
+    *value |= (uint64_t)(b & 0x7F) << (7 * i);
+    return (b & 0x80) != 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_varint_decode(const uint8_t *p, size_t n, uint64_t *value) {
+    uint64_t v = 0;
+    unsigned i;
+    for (i = 0; i < n && i < IPC_HEADER_MAX; i++) {
+        int rc = ipc__varint_step(&v, i, p[i]);
+        if (rc < 0) return rc;
+        if (rc == 0) {
+            *value = v;
+            return (int)i + 1;
+        }
+    }
+    return 0; /* the 10th byte always ends it or fails, so i < 10 here */
+}
+
+IPC_DEF IPC__UNUSED size_t ipc_cobs_bound(size_t n) {
+    /* One code byte per 254 payload bytes plus the first, plus the 0x00.
+       n/254 <= n, and callers never pass n near SIZE_MAX (ipc__add saturates). */
+    return ipc__add(ipc__add(n, n / 254), 2);
+}
+
+IPC_DEF IPC__UNUSED size_t ipc_cobs_encode(uint8_t *out, const uint8_t *in, size_t n) {
+    uint8_t *code = out, *o = out + 1;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (in[i] == 0) {
+            *code = (uint8_t)(o - code);
+            code = o++;
+            continue;
+        }
+        *o++ = in[i];
+        /* A full block (254 data bytes) closes with code FF and no implied
+           zero; open a new block only if more payload follows, so a payload
+           ending in such a run gets no extra 01 (the canonical form). */
+        if (o - code == 0xFF && i + 1 < n) {
+            *code = 0xFF;
+            code = o++;
+        }
+    }
+    *code = (uint8_t)(o - code);
+    *o++ = 0;
+    return (size_t)(o - out);
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_cobs_decode(uint8_t *out, const uint8_t *in, size_t n) {
+    size_t i = 0, o = 0;
+    if (n == 0) return IPC_EFRAME; /* even the empty payload has a code byte */
+    while (i < n) {
+        size_t code = in[i++], run;
+        if (code == 0 || code - 1 > n - i) return IPC_EFRAME; /* zero, or block past the end */
+        for (run = code - 1; run > 0; run--, i++, o++) {
+            if (in[i] == 0) return IPC_EFRAME;
+            out[o] = in[i]; /* o < i always: in-place decoding reads ahead of writing */
+        }
+        if (code < 0xFF && i < n) out[o++] = 0;
+    }
+    return (ssize_t)o;
+}
+
+IPC_DEF IPC__UNUSED size_t ipc_frame_bound(ipc_codec codec, size_t n) {
+    switch (codec) {
+    case IPC_LEN32: return ipc__add(n, 4);
+    case IPC_VARINT: {
+        uint8_t h[IPC_HEADER_MAX];
+        return ipc__add(n, (size_t)ipc_varint_encode(h, n));
+    }
+    case IPC_COBS: return ipc_cobs_bound(n);
+    }
+    return SIZE_MAX;
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_frame_encode(ipc_codec codec, void *out, size_t cap, const void *payload, size_t n) {
+    uint8_t *o = (uint8_t *)out;
+    int h;
+    if (n > (size_t)SSIZE_MAX / 2) return IPC_ETOOBIG;
+    if (codec == IPC_COBS) {
+        if (cap < ipc_cobs_bound(n)) return -ENOBUFS;
+        return (ssize_t)ipc_cobs_encode(o, (const uint8_t *)payload, n);
+    }
+    if (cap < ipc_frame_bound(codec, n)) return ipc_frame_header(codec, o, n) == IPC_ETOOBIG ? IPC_ETOOBIG : -ENOBUFS;
+    if ((h = ipc_frame_header(codec, o, n)) < 0) return h;
+    if (n) memcpy(o + h, payload, n);
+    return (ssize_t)h + (ssize_t)n;
+}
+
+/* Decoder states. */
+enum { IPC__DEC_HEADER, IPC__DEC_PAYLOAD, IPC__DEC_SKIP, IPC__DEC_FAILED };
+
+IPC_DEF IPC__UNUSED void ipc_decoder_init(ipc_decoder *d, ipc_codec codec, size_t max_frame, void *buf,
+                                          size_t cap) {
+    IPC_ASSERT(codec == IPC_LEN32 || codec == IPC_VARINT || codec == IPC_COBS);
+    memset(d, 0, sizeof *d);
+    d->codec = codec;
+    d->max_frame = max_frame ? max_frame : IPC_MAX_FRAME;
+    if (codec == IPC_LEN32 && d->max_frame > IPC_LEN32_MAX) d->max_frame = IPC_LEN32_MAX;
+    if (buf) {
+        d->buf = (uint8_t *)buf;
+        d->cap = cap;
+        if (d->max_frame > cap) d->max_frame = cap;
+    } else {
+        d->owns_buf = 1;
+    }
+}
+
+IPC_DEF IPC__UNUSED void ipc_decoder_reset(ipc_decoder *d) {
+    d->state = IPC__DEC_HEADER;
+    d->error = 0;
+    d->value = 0;
+    d->hdr_len = d->cobs_left = d->cobs_code = 0;
+    d->want = d->have = 0;
+}
+
+IPC_DEF IPC__UNUSED void ipc_decoder_free(ipc_decoder *d) {
+    if (d->owns_buf) IPC_FREE(d->buf);
+    d->buf = NULL;
+    d->cap = 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_decoder_finish(const ipc_decoder *d) {
+    if (d->state == IPC__DEC_FAILED) return d->error;
+    if (d->state == IPC__DEC_PAYLOAD || d->hdr_len > 0 || d->cobs_code > 0) return IPC_ETRUNC;
+    return 0;
+}
+
+/* Makes room for need bytes of frame in the decoder's buffer. need never
+   exceeds max_frame, so an owned buffer stays within the limit. */
+static int ipc__decoder_reserve(ipc_decoder *d, size_t need) {
+    size_t cap;
+    uint8_t *p;
+    if (need <= d->cap) return 0;
+    if (!d->owns_buf) return IPC_ETOOBIG; /* max_frame <= cap makes this unreachable */
+    cap = d->cap < 4096 ? 4096 : d->cap;
+    while (cap < need) cap = ipc__add(cap, cap);
+    if (cap > d->max_frame) cap = d->max_frame;
+    if (cap < need) cap = need;
+    if (!(p = (uint8_t *)ipc__realloc(d->buf, cap))) return -ENOMEM;
+    d->buf = p;
+    d->cap = cap;
+    return 0;
+}
+
+/* A sticky failure: records the bad byte's offset and stops the decoder. */
+static int ipc__decoder_fail(ipc_decoder *d, int code, uint64_t at) {
+    d->err_offset = at;
+    d->error = code;
+    d->state = IPC__DEC_FAILED;
+    return code;
+}
+
+/* COBS fails softly: report, then skip to the next 0x00. */
+static int ipc__decoder_skip(ipc_decoder *d, int code, uint64_t at, int at_delimiter) {
+    d->err_offset = at;
+    d->have = 0;
+    d->cobs_left = d->cobs_code = 0;
+    d->state = at_delimiter ? IPC__DEC_HEADER : IPC__DEC_SKIP;
+    return code;
+}
+
+/* LEN32 / VARINT: header bytes, then `want` payload bytes. */
+static int ipc__decode_prefixed(ipc_decoder *d, const uint8_t *in, size_t n, size_t *used, const uint8_t **frame,
+                                size_t *frame_len) {
+    const uint8_t *p = in, *end = in + n;
+    while (p < end) {
+        if (d->state == IPC__DEC_HEADER) {
+            uint64_t at = d->offset + (uint64_t)(p - in);
+            uint8_t b = *p++;
+            if (d->codec == IPC_LEN32) {
+                d->value = d->value << 8 | b;
+                if (++d->hdr_len < 4) continue;
+                if (d->value > IPC_LEN32_MAX) return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_EFRAME, at - 3);
+            } else {
+                int rc = ipc__varint_step(&d->value, d->hdr_len++, b);
+                if (rc < 0) return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, at);
+                if (rc > 0) continue;
+            }
+            if (d->value > d->max_frame)
+                return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_ETOOBIG, at + 1 - d->hdr_len);
+            d->want = (size_t)d->value;
+            d->have = 0;
+            d->hdr_len = 0;
+            d->value = 0;
+            d->state = IPC__DEC_PAYLOAD;
+        }
+        /* Payload. Whole inside the input: hand it back in place. */
+        if (d->have == 0 && (size_t)(end - p) >= d->want) {
+            *frame = p;
+        } else {
+            size_t k = (size_t)(end - p) < d->want - d->have ? (size_t)(end - p) : d->want - d->have;
+            int rc;
+            if (k == 0) break; /* the payload may yet arrive whole: no buffer before then */
+            if ((rc = ipc__decoder_reserve(d, d->want)) < 0) return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, d->offset + (uint64_t)(p - in));
+            memcpy(d->buf + d->have, p, k);
+            d->have += k;
+            p += k;
+            if (d->have < d->want) break;
+            *frame = d->buf;
+            p -= d->want; /* so the common exit below adds want back */
+        }
+        p += d->want;
+        *frame_len = d->want;
+        if (*frame == NULL) *frame = (const uint8_t *)""; /* empty frame: still a valid pointer */
+        d->want = d->have = 0;
+        d->state = IPC__DEC_HEADER;
+        *used = (size_t)(p - in);
+        return 1;
+    }
+    *used = (size_t)(p - in);
+    return 0;
+}
+
+/* COBS: a code byte k announces k-1 data bytes, then an implied zero unless
+   k is 0xFF or the block is the frame's last; 0x00 ends the frame. */
+static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t *used, const uint8_t **frame,
+                            size_t *frame_len) {
+    const uint8_t *p = in, *end = in + n;
+    int rc;
+    while (p < end) {
+        uint64_t at = d->offset + (uint64_t)(p - in);
+        if (d->state == IPC__DEC_SKIP) {
+            const uint8_t *z = (const uint8_t *)memchr(p, 0, (size_t)(end - p));
+            if (!z) {
+                p = end;
+                break;
+            }
+            p = z + 1;
+            d->state = IPC__DEC_HEADER;
+            continue;
+        }
+        if (*p == 0) { /* the delimiter */
+            p++;
+            *used = (size_t)(p - in);
+            if (d->cobs_code == 0 || d->cobs_left > 0) /* a lone 00, or a block cut short */
+                return ipc__decoder_skip(d, IPC_EFRAME, at, 1);
+            *frame = d->buf ? d->buf : (const uint8_t *)"";
+            *frame_len = d->have;
+            d->have = 0;
+            d->cobs_code = 0;
+            return 1;
+        }
+        if (d->cobs_left == 0) { /* a code byte; the previous block's implied zero is due now */
+            if (d->cobs_code != 0 && d->cobs_code < 0xFF) {
+                if (d->have >= d->max_frame) return *used = (size_t)(p - in), ipc__decoder_skip(d, IPC_ETOOBIG, at, 0);
+                if ((rc = ipc__decoder_reserve(d, d->have + 1)) < 0)
+                    return *used = (size_t)(p - in), ipc__decoder_skip(d, rc, at, 0);
+                d->buf[d->have++] = 0;
+            }
+            d->cobs_code = *p;
+            d->cobs_left = (unsigned)*p - 1;
+            p++;
+            continue;
+        } else { /* data: copy up to the block's end, the input's end or a zero */
+            size_t k = (size_t)(end - p) < d->cobs_left ? (size_t)(end - p) : d->cobs_left;
+            const uint8_t *z = (const uint8_t *)memchr(p, 0, k);
+            if (z) k = (size_t)(z - p);
+            if (k > d->max_frame - d->have) return *used = (size_t)(p - in), ipc__decoder_skip(d, IPC_ETOOBIG, at, 0);
+            if ((rc = ipc__decoder_reserve(d, d->have + k)) < 0)
+                return *used = (size_t)(p - in), ipc__decoder_skip(d, rc, at, 0);
+            memcpy(d->buf + d->have, p, k);
+            d->have += k;
+            d->cobs_left -= (unsigned)k;
+            p += k;
+        }
+    }
+    *used = (size_t)(p - in);
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used,
+                                         const uint8_t **frame, size_t *frame_len) {
+    int rc;
+    *used = 0;
+    *frame = NULL;
+    *frame_len = 0;
+    if (d->state == IPC__DEC_FAILED) return d->error;
+    if (d->codec == IPC_COBS)
+        rc = ipc__decode_cobs(d, (const uint8_t *)in, n, used, frame, frame_len);
+    else
+        rc = ipc__decode_prefixed(d, (const uint8_t *)in, n, used, frame, frame_len);
+    d->offset += *used;
+    return rc;
+}
+
+/* ==== 2. robust I/O ======================================================= */
+
+IPC_DEF IPC__UNUSED int ipc_wait_fd(int fd, short events, int64_t deadline) {
+    for (;;) {
+        struct pollfd p;
+        int rc;
+        p.fd = fd;
+        p.events = events;
+        p.revents = 0;
+        rc = ipc__sys_poll(&p, 1, ipc_deadline_left_ms(deadline));
+        if (rc > 0) return (p.revents & POLLNVAL) ? -EBADF : 0; /* ERR/HUP: the next call says why */
+        if (rc < 0 && errno != EINTR) return ipc__err();
+        /* timeout or EINTR: restart with what is left, unless nothing is */
+        if (deadline != IPC_DEADLINE_NEVER && (deadline == IPC_DEADLINE_TRY || ipc_now_ns() >= deadline))
+            return ipc_deadline_error(deadline);
+    }
+}
+
+IPC_DEF IPC__UNUSED int ipc_fd_set_nonblock(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return ipc__err();
+    if (!!(fl & O_NONBLOCK) == !!on) return 0;
+    if (fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0) return ipc__err();
+    return 0;
+}
+
+/* Drops n bytes from the front of *iov and *cnt, skipping emptied entries. */
+static void ipc__iov_advance(struct iovec **iov, int *cnt, size_t n) {
+    while (*cnt > 0 && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        ++*iov, --*cnt;
+    }
+    if (*cnt > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+}
+
+/* Keeps SIGPIPE from killing the process during a write to a non-socket
+   without touching the process's dispositions: block it in this thread
+   (pthread_sigmask), and if the write raised one, consume it with a zero
+   sigtimedwait -- unless one was already pending before, which belongs to
+   the application. */
+typedef struct ipc__sigpipe_guard {
+    sigset_t old;
+    int active, was_pending;
+} ipc__sigpipe_guard;
+
+static void ipc__sigpipe_block(ipc__sigpipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    g->active = pthread_sigmask(SIG_BLOCK, &set, &g->old) == 0;
+    g->was_pending = 0;
+    if (g->active && sigismember(&g->old, SIGPIPE)) /* already blocked: one may be pending */
+        g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+}
+
+static void ipc__sigpipe_unblock(ipc__sigpipe_guard *g, int got_epipe) {
+    if (!g->active) return;
+    if (got_epipe && !g->was_pending) {
+        sigset_t set;
+        struct timespec zero = {0, 0};
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    g->active = 0;
+}
+
+/* What a loop knows of its descriptor: learnt on the first write unless
+   the caller knew it (a sender knows its fd is non-blocking). */
+enum { IPC__FD_UNKNOWN = -1, IPC__FD_OTHER = 0, IPC__FD_SOCKET = 1, IPC__FD_OTHER_NONBLOCK = 2 };
+
+/* What ipc__iov_loop moves: all of iov out, all of iov in, or whatever one
+   read brings (at least one byte). */
+enum { IPC__WRITE_ALL, IPC__READ_ALL, IPC__READ_SOME };
+
+/* A finite deadline on a blocking descriptor needs a poll before each call,
+   or read/write would block past it. (fcntl fails only on a bad fd, and
+   then the I/O call itself reports EBADF.) */
+static int ipc__must_poll_first(int fd, int64_t deadline) {
+    int fl;
+    if (deadline == IPC_DEADLINE_NEVER) return 0;
+    fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+/* Copies the front of iov, cut to at most PIPE_BUF bytes in all, into out:
+   after POLLOUT a pipe takes PIPE_BUF bytes without blocking (pipe(7)), and
+   a write that small stays atomic. */
+static int ipc__iov_clip(struct iovec out[8], const struct iovec *iov, int cnt) {
+    size_t room = PIPE_BUF;
+    int i;
+    for (i = 0; i < cnt && i < 8 && room > 0; i++) {
+        out[i] = iov[i];
+        if (out[i].iov_len > room) out[i].iov_len = room;
+        room -= out[i].iov_len;
+    }
+    return i;
+}
+
+/* THE partial-I/O loop: every reader and writer in the library ends here.
+   Moves iov (advanced in place) to or from fd as mode says: restarts EINTR,
+   waits for readiness on EAGAIN until the deadline, counts progress in
+   *done, never raises SIGPIPE. *kind caches whether fd is a socket (sendmsg
+   with MSG_NOSIGNAL, and MSG_DONTWAIT under a deadline) or not (writev under
+   a SIGPIPE guard). Returns 0 when done; IPC_EOF / IPC_ETRUNC for a read
+   that met end of stream before / after its first byte; else a negative
+   code (-EAGAIN only for IPC_DEADLINE_TRY). */
+static int ipc__iov_loop(int fd, struct iovec *iov, int cnt, int mode, size_t *done, int64_t deadline,
+                         int *kind) {
+    ipc__sigpipe_guard guard;
+    size_t moved = 0;
+    int rc = 0, poll_first = -1, is_write = mode == IPC__WRITE_ALL;
+    guard.active = 0;
+    while (cnt > 0 && iov->iov_len == 0) iov++, cnt--;
+    while (cnt > 0) {
+        struct iovec clip[8], *v = iov;
+        int c = cnt > IOV_MAX ? IOV_MAX : cnt;
+        ssize_t n;
+        if (is_write && *kind != IPC__FD_OTHER) {
+            struct msghdr m;
+            memset(&m, 0, sizeof m);
+            m.msg_iov = iov;
+            m.msg_iovlen = (size_t)c;
+            n = ipc__sys_sendmsg(fd, &m, MSG_NOSIGNAL | (deadline == IPC_DEADLINE_NEVER ? 0 : MSG_DONTWAIT));
+            if (n < 0 && errno == ENOTSOCK) {
+                *kind = IPC__FD_OTHER;
+                continue;
+            }
+            if (n >= 0 || errno != EINTR) *kind = IPC__FD_SOCKET;
+        } else {
+            if (poll_first < 0) poll_first = *kind != IPC__FD_OTHER_NONBLOCK && ipc__must_poll_first(fd, deadline);
+            if (poll_first) {
+                if ((rc = ipc_wait_fd(fd, is_write ? POLLOUT : POLLIN, deadline)) < 0) break;
+                if (is_write) c = ipc__iov_clip(v = clip, iov, c);
+            }
+            if (is_write) {
+                if (!guard.active) ipc__sigpipe_block(&guard);
+                n = ipc__sys_writev(fd, v, c);
+            } else {
+                n = ipc__sys_readv(fd, v, c);
+            }
+        }
+        if (n > 0) {
+            moved += (size_t)n;
+            if (mode == IPC__READ_SOME) break;
+            ipc__iov_advance(&iov, &cnt, (size_t)n);
+            continue;
+        }
+        if (n == 0) { /* zero from a read is end of stream; from a write, no room */
+            if (!is_write) {
+                rc = moved ? IPC_ETRUNC : IPC_EOF;
+                break;
+            }
+            errno = EAGAIN;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if ((rc = ipc_wait_fd(fd, is_write ? POLLOUT : POLLIN, deadline)) < 0) break;
+            continue;
+        }
+        rc = ipc__err();
+        break;
+    }
+    ipc__sigpipe_unblock(&guard, rc == -EPIPE);
+    if (done) *done = moved;
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_writev_all(int fd, struct iovec *iov, int iovcnt, size_t *done, int timeout_ms) {
+    int kind = IPC__FD_UNKNOWN;
+    return ipc__iov_loop(fd, iov, iovcnt, IPC__WRITE_ALL, done, ipc_deadline(timeout_ms), &kind);
+}
+
+IPC_DEF IPC__UNUSED int ipc_write_all(int fd, const void *buf, size_t n, size_t *done, int timeout_ms) {
+    struct iovec iov;
+    iov.iov_base = (void *)(uintptr_t)buf; /* writev's iovec is not const */
+    iov.iov_len = n;
+    return ipc_writev_all(fd, &iov, 1, done, timeout_ms);
+}
+
+/* One read into buf, as ipc__iov_loop does it. */
+static int ipc__read(int fd, void *buf, size_t n, int mode, size_t *done, int64_t deadline) {
+    struct iovec iov;
+    int kind = IPC__FD_OTHER;
+    iov.iov_base = buf;
+    iov.iov_len = n;
+    return ipc__iov_loop(fd, &iov, 1, mode, done, deadline, &kind);
+}
+
+IPC_DEF IPC__UNUSED int ipc_read_full(int fd, void *buf, size_t n, size_t *done, int timeout_ms) {
+    return ipc__read(fd, buf, n, IPC__READ_ALL, done, ipc_deadline(timeout_ms));
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_read_some(int fd, void *buf, size_t n, int timeout_ms) {
+    size_t got = 0;
+    int rc = ipc__read(fd, buf, n, IPC__READ_SOME, &got, ipc_deadline(timeout_ms));
+    return rc < 0 ? rc : (ssize_t)got;
+}
+
+/* COBS written as it is encoded, through a stack buffer: complete blocks
+   go out whenever fewer than a block's worth of room is left. */
+static int ipc__send_cobs(int fd, const uint8_t *p, size_t n, int64_t deadline, int *kind) {
+    uint8_t out[4096];
+    size_t o = 1, code = 0, i;
+    struct iovec iov;
+    int rc;
+    for (i = 0; i < n; i++) {
+        if (p[i] != 0) {
+            out[o++] = p[i];
+            if (o - code < 0xFF || i + 1 == n) continue; /* see ipc_cobs_encode */
+        }
+        out[code] = (uint8_t)(o - code);
+        code = o++;
+        if (sizeof out - o < 256) { /* out[0..code) is complete blocks */
+            iov.iov_base = out;
+            iov.iov_len = code;
+            if ((rc = ipc__iov_loop(fd, &iov, 1, IPC__WRITE_ALL, NULL, deadline, kind)) < 0) return rc;
+            code = 0;
+            o = 1;
+        }
+    }
+    out[code] = (uint8_t)(o - code);
+    out[o++] = 0;
+    iov.iov_base = out;
+    iov.iov_len = o;
+    return ipc__iov_loop(fd, &iov, 1, IPC__WRITE_ALL, NULL, deadline, kind);
+}
+
+IPC_DEF IPC__UNUSED int ipc_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    int kind = IPC__FD_UNKNOWN, h;
+    uint8_t hdr[IPC_HEADER_MAX];
+    struct iovec iov[2];
+    if (codec == IPC_COBS) return ipc__send_cobs(fd, (const uint8_t *)payload, n, deadline, &kind);
+    if ((h = ipc_frame_header(codec, hdr, n)) < 0) return h;
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = (size_t)h;
+    iov[1].iov_base = (void *)(uintptr_t)payload;
+    iov[1].iov_len = n;
+    return ipc__iov_loop(fd, iov, 2, IPC__WRITE_ALL, NULL, deadline, &kind);
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_recv_frame(int fd, ipc_codec codec, void *buf, size_t cap, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    ipc_decoder d;
+    uint8_t none;
+    int rc;
+    /* The caller's buffer is the limit; cap 0 still takes empty frames. */
+    ipc_decoder_init(&d, codec, cap ? cap : 1, buf ? buf : &none, cap);
+    /* Read only bytes that certainly belong to this frame: the LEN32 header
+       whole, a varint or COBS byte at a time, then the payload exactly. */
+    for (;;) {
+        uint8_t hdr[4];
+        size_t want = codec == IPC_LEN32 ? 4 : 1, used, frame_len;
+        const uint8_t *frame;
+        if (d.state == IPC__DEC_PAYLOAD) { /* straight into buf */
+            rc = ipc__read(fd, buf, d.want, IPC__READ_ALL, NULL, deadline);
+            return rc < 0 ? (rc == IPC_EOF ? IPC_ETRUNC : rc) : (ssize_t)d.want;
+        }
+        rc = ipc__read(fd, hdr, want, IPC__READ_ALL, NULL, deadline);
+        if (rc == IPC_EOF && ipc_decoder_finish(&d) < 0) rc = IPC_ETRUNC;
+        if (rc < 0) return rc;
+        rc = ipc_decoder_feed(&d, hdr, want, &used, &frame, &frame_len);
+        if (rc < 0) return rc;
+        if (rc == 1) return (ssize_t)frame_len; /* an empty frame, or COBS decoded into buf */
+    }
+}
+
+IPC_DEF IPC__UNUSED int ipc_reader_init(ipc_reader *r, int fd, ipc_codec codec, size_t max_frame, size_t bufsize) {
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->cap = bufsize ? bufsize : 65536;
+    if (!(r->buf = (uint8_t *)ipc__malloc(r->cap))) return -ENOMEM;
+    ipc_decoder_init(&r->dec, codec, max_frame, NULL, 0);
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_reader_next(ipc_reader *r, const uint8_t **frame, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    ipc_decoder *d = &r->dec;
+    for (;;) {
+        size_t used, len, got = 0;
+        int rc;
+        if (r->start < r->end) {
+            rc = ipc_decoder_feed(d, r->buf + r->start, r->end - r->start, &used, frame, &len);
+            r->start += used;
+            if (rc == 1) return (ssize_t)len;
+            if (rc < 0) return rc;
+        }
+        if (d->state == IPC__DEC_FAILED) return d->error;
+        if (r->eof) return (rc = ipc_decoder_finish(d)) < 0 ? rc : IPC_EOF;
+        r->start = r->end = 0; /* the decoder has taken everything */
+        if (d->state == IPC__DEC_PAYLOAD && d->want - d->have >= r->cap / 2) {
+            /* A long payload goes straight into the frame buffer, saving a
+               copy through the read buffer. */
+            if ((rc = ipc__decoder_reserve(d, d->want)) < 0) return rc;
+            rc = ipc__read(r->fd, d->buf + d->have, d->want - d->have, IPC__READ_SOME, &got, deadline);
+            d->have += got;
+            d->offset += got;
+            if (rc == 0 && d->have == d->want) {
+                len = d->want;
+                *frame = d->buf;
+                d->state = IPC__DEC_HEADER;
+                d->have = d->want = 0;
+                return (ssize_t)len;
+            }
+        } else {
+            rc = ipc__read(r->fd, r->buf, r->cap, IPC__READ_SOME, &got, deadline);
+            r->end = got;
+        }
+        if (rc == IPC_EOF) r->eof = 1;
+        else if (rc < 0) return rc;
+    }
+}
+
+IPC_DEF IPC__UNUSED void ipc_reader_free(ipc_reader *r) {
+    ipc_decoder_free(&r->dec);
+    IPC_FREE(r->buf);
+    r->buf = NULL;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sender_init(ipc_sender *s, int fd, ipc_codec codec, size_t high_water) {
+    struct stat st;
+    IPC_ASSERT(codec == IPC_LEN32 || codec == IPC_VARINT || codec == IPC_COBS);
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->codec = codec;
+    s->high_water = high_water ? high_water : (size_t)1 << 20;
+    s->low_water = s->high_water / 2;
+    if (fstat(fd, &st) < 0) return ipc__err();
+    s->fd_kind = S_ISSOCK(st.st_mode) ? IPC__FD_SOCKET : IPC__FD_OTHER_NONBLOCK;
+    return ipc_fd_set_nonblock(fd, 1);
+}
+
+IPC_DEF IPC__UNUSED size_t ipc_sender_pending(const ipc_sender *s) { return s->tail - s->head; }
+
+/* Room for need more bytes at the queue's tail: slide the queued bytes to
+   the front, then grow. */
+static int ipc__sender_reserve(ipc_sender *s, size_t need) {
+    size_t pending = s->tail - s->head, cap;
+    uint8_t *p;
+    if (s->cap - s->tail >= need) return 0;
+    if (s->head > 0) {
+        memmove(s->buf, s->buf + s->head, pending);
+        s->head = 0;
+        s->tail = pending;
+        if (s->cap - s->tail >= need) return 0;
+    }
+    cap = s->cap ? s->cap : 4096;
+    while (cap - pending < need && cap < SIZE_MAX / 2) cap *= 2;
+    if (cap - pending < need) return -ENOMEM;
+    if (!(p = (uint8_t *)ipc__realloc(s->buf, cap))) return -ENOMEM;
+    s->buf = p;
+    s->cap = cap;
+    return 0;
+}
+
+/* Writes what the fd takes now from iov; returns bytes written or an error
+   (never -EAGAIN: not taking more is not a failure here). */
+static ssize_t ipc__sender_write(ipc_sender *s, struct iovec *iov, int cnt) {
+    size_t done = 0;
+    int rc = ipc__iov_loop(s->fd, iov, cnt, IPC__WRITE_ALL, &done, IPC_DEADLINE_TRY, &s->fd_kind);
+    s->bytes_out += done;
+    if (rc < 0 && rc != -EAGAIN) return s->error = rc;
+    return (ssize_t)done;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sender_flush(ipc_sender *s, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    while (s->error == 0 && s->tail > s->head) {
+        struct iovec iov;
+        ssize_t n;
+        int rc;
+        iov.iov_base = s->buf + s->head;
+        iov.iov_len = s->tail - s->head;
+        if ((n = ipc__sender_write(s, &iov, 1)) < 0) return (int)n;
+        s->head += (size_t)n;
+        if (s->tail == s->head) break;
+        if ((rc = ipc_wait_fd(s->fd, POLLOUT, deadline)) < 0) return rc;
+    }
+    if (s->head == s->tail) s->head = s->tail = 0;
+    if (s->blocked && s->tail - s->head <= s->low_water) s->blocked = 0;
+    return s->error;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sender_send(ipc_sender *s, const void *payload, size_t n) {
+    size_t bound, pending;
+    int rc;
+    if (s->error) return s->error;
+    if (s->blocked) {
+        ipc_sender_flush(s, 0);
+        if (s->error) return s->error;
+        if (s->blocked) return s->backpressure++, -EAGAIN;
+    }
+    bound = ipc_frame_bound(s->codec, n);
+    if (bound == SIZE_MAX || (s->codec == IPC_LEN32 && n > IPC_LEN32_MAX)) return IPC_ETOOBIG;
+    /* Reserve the whole frame first so an allocation failure leaves
+       nothing half-sent. */
+    if ((rc = ipc__sender_reserve(s, bound)) < 0) return rc;
+    if (s->codec == IPC_COBS) {
+        s->tail += ipc_cobs_encode(s->buf + s->tail, (const uint8_t *)payload, n);
+        if ((rc = ipc_sender_flush(s, 0)) < 0 && rc != -EAGAIN) return rc;
+    } else {
+        uint8_t hdr[IPC_HEADER_MAX];
+        size_t h = (size_t)ipc_frame_header(s->codec, hdr, n), written = 0;
+        if (s->tail == s->head) { /* empty queue: straight from the payload */
+            struct iovec iov[2];
+            ssize_t w;
+            iov[0].iov_base = hdr;
+            iov[0].iov_len = h;
+            iov[1].iov_base = (void *)(uintptr_t)payload;
+            iov[1].iov_len = n;
+            if ((w = ipc__sender_write(s, iov, 2)) < 0) return (int)w;
+            written = (size_t)w;
+        }
+        /* Queue what the fd did not take: the rest of the header, then the
+           rest of the payload. */
+        if (written < h) {
+            memcpy(s->buf + s->tail, hdr + written, h - written);
+            s->tail += h - written;
+            written = h;
+        }
+        if (written - h < n) {
+            memcpy(s->buf + s->tail, (const uint8_t *)payload + (written - h), n - (written - h));
+            s->tail += n - (written - h);
+        }
+        if (s->head == s->tail) s->head = s->tail = 0;
+    }
+    s->frames++;
+    pending = s->tail - s->head;
+    if (pending > s->peak) s->peak = pending;
+    if (pending > s->high_water) s->blocked = 1;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED void ipc_sender_free(ipc_sender *s) {
+    IPC_FREE(s->buf);
+    s->buf = NULL;
+    s->cap = s->head = s->tail = 0;
+}
+
+#endif /* IPC_IMPLEMENTATION_DONE */
+#endif /* IPC_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the ipc.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in addition to any and all other rights.
+------------------------------------------------------------------------------
+*/
