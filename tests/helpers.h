@@ -1,0 +1,92 @@
+/* Shared helpers for the Criterion unit tests: guard-page buffers, CRC32,
+   self-checking test messages, and an open-fd snapshot for leak checks.
+   Header-only (static functions) so each test file stands alone. */
+#ifndef IPC_TEST_HELPERS_H
+#define IPC_TEST_HELPERS_H
+
+#include "ipc.h"
+#include <dirent.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* n bytes that end exactly at a PROT_NONE page: reading or writing one byte
+   past the end faults at once. Free with guarded_free(p, n). */
+static inline void *guarded_alloc(size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t span = (n + page - 1) / page * page;
+    uint8_t *base = (uint8_t *)mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    mprotect(base + span, page, PROT_NONE);
+    return base + span - n;
+}
+static inline void guarded_free(void *p, size_t n) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t span = (n + page - 1) / page * page;
+    munmap((uint8_t *)p + n - span, span + page);
+}
+/* A guarded copy of bytes, for feeding decoders. */
+static inline uint8_t *guarded_copy(const void *src, size_t n) {
+    uint8_t *p = (uint8_t *)guarded_alloc(n);
+    if (p && n) memcpy(p, src, n);
+    return p;
+}
+
+static inline uint32_t crc32_bytes(const void *data, size_t n) {
+    const uint8_t *p = (const uint8_t *)data;
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+/* A self-checking test message: seq (4 bytes BE), length (4), CRC32 of the
+   filler (4), then filler derived from seq. len >= 12. */
+static inline void msg_make(uint8_t *buf, uint32_t seq, uint32_t len) {
+    uint32_t i, crc;
+    for (i = 12; i < len; i++) buf[i] = (uint8_t)(seq * 31u + i * 7u + (i >> 8));
+    crc = crc32_bytes(buf + 12, len - 12);
+    buf[0] = (uint8_t)(seq >> 24), buf[1] = (uint8_t)(seq >> 16), buf[2] = (uint8_t)(seq >> 8), buf[3] = (uint8_t)seq;
+    buf[4] = (uint8_t)(len >> 24), buf[5] = (uint8_t)(len >> 16), buf[6] = (uint8_t)(len >> 8), buf[7] = (uint8_t)len;
+    buf[8] = (uint8_t)(crc >> 24), buf[9] = (uint8_t)(crc >> 16), buf[10] = (uint8_t)(crc >> 8), buf[11] = (uint8_t)crc;
+}
+static inline uint32_t be32_at(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+/* 1 when buf[0..n) is the message msg_make(seq, n) would make. */
+static inline int msg_check(const uint8_t *buf, size_t n, uint32_t seq) {
+    return n >= 12 && be32_at(buf) == seq && be32_at(buf + 4) == n && be32_at(buf + 8) == crc32_bytes(buf + 12, n - 12);
+}
+
+/* The set of open fds, as a bitmap of the first 1024. */
+typedef struct fdset_snap {
+    uint8_t open[1024];
+} fdset_snap;
+static inline void fdset_take(fdset_snap *s) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int self = d ? dirfd(d) : -1;
+    memset(s, 0, sizeof *s);
+    while (d && (e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd != self && fd >= 0 && fd < 1024) s->open[fd] = 1;
+    }
+    if (d) closedir(d);
+}
+/* The lowest fd open now that was not open in before, or -1. */
+static inline int fdset_leaked(const fdset_snap *before) {
+    fdset_snap now;
+    int i;
+    fdset_take(&now);
+    for (i = 0; i < 1024; i++)
+        if (now.open[i] && !before->open[i]) return i;
+    return -1;
+}
+
+#endif
