@@ -268,8 +268,9 @@ typedef struct ipc_decoder {
 IPC_DEF void ipc_decoder_init(ipc_decoder *d, ipc_codec codec, size_t max_frame, void *buf, size_t cap);
 IPC_DEF int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used, const uint8_t **frame,
                              size_t *frame_len);
-/* At end of stream: 0 when the decoder sits at a frame boundary, IPC_ETRUNC
-   when it is inside a frame. */
+/* At end of stream: 0 when the decoder sits at a frame boundary (or, for
+   COBS, is skipping a frame already reported bad), IPC_ETRUNC when it is
+   inside a frame, the sticky error after a LEN32/VARINT failure. */
 IPC_DEF int ipc_decoder_finish(const ipc_decoder *d);
 /* Back to a frame boundary, errors cleared, memory kept. */
 IPC_DEF void ipc_decoder_reset(ipc_decoder *d);
@@ -308,8 +309,9 @@ IPC_DEF int ipc_fd_set_nonblock(int fd, int on);
    (close it). ipc_recv_frame reads exactly one frame and nothing after it
    into buf (cap bytes; a longer frame is IPC_ETOOBIG before its payload is
    read) and returns the payload length; IPC_EOF at a clean end; IPC_ETRUNC,
-   IPC_EFRAME, -ETIMEDOUT, -errno. COBS is read a byte per system call
-   there: use ipc_reader for COBS streams. */
+   IPC_EFRAME, -ETIMEDOUT, -errno. After a LEN32/VARINT error the stream has
+   lost its framing; after a COBS error it has been read up to the next 00.
+   COBS is read a byte per system call here: use ipc_reader for COBS. */
 IPC_DEF int ipc_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms);
 IPC_DEF ssize_t ipc_recv_frame(int fd, ipc_codec codec, void *buf, size_t cap, int timeout_ms);
 
@@ -344,7 +346,10 @@ IPC_DEF void ipc_reader_free(ipc_reader *r);
    once more than high_water bytes are queued, send answers -EAGAIN until
    flushing brings the queue down to low_water. A frame going out on an
    empty queue is written straight from the caller's payload; only what the
-   fd does not take is copied. Memory: at most high_water plus one frame. */
+   fd does not take is copied. Memory: the queue is allocated on the first
+   send, sized for the frame before any byte of it is written (so -ENOMEM
+   never leaves half a frame out), and never exceeds high_water plus one
+   frame. */
 typedef struct ipc_sender {
     size_t high_water; /* bytes queued above which send says -EAGAIN */
     size_t low_water;  /* ...until the queue is back down to this */
@@ -362,7 +367,7 @@ typedef struct ipc_sender {
 
 /* Sets the fd non-blocking (on its open file description, which a forked
    child shares). high_water 0 means 1 MiB; low_water is high_water / 2.
-   Allocates nothing until a frame has to be queued. Returns 0 or -errno. */
+   Returns 0 or -errno. */
 IPC_DEF int ipc_sender_init(ipc_sender *s, int fd, ipc_codec codec, size_t high_water);
 /* Returns 0 (accepted: written or queued), -EAGAIN (backpressure: nothing
    queued), IPC_ETOOBIG, -ENOMEM (nothing queued), or a write error such as
@@ -510,7 +515,12 @@ static int ipc__iov_cap(struct iovec *out, const struct iovec *iov, int cnt, siz
         if (out[i].iov_len > cap) out[i].iov_len = cap;
         cap -= out[i].iov_len;
     }
-    return i ? i : 1; /* keep one (empty) entry so the call still happens */
+    if (i == 0) { /* keep one empty entry so the call still happens */
+        out[0] = iov[0];
+        out[0].iov_len = 0;
+        i = 1;
+    }
+    return i;
 }
 
 static ssize_t ipc__sys_readv(int fd, const struct iovec *iov, int cnt) {
@@ -699,7 +709,8 @@ IPC_DEF IPC__UNUSED ssize_t ipc_frame_encode(ipc_codec codec, void *out, size_t 
         if (cap < ipc_cobs_bound(n)) return -ENOBUFS;
         return (ssize_t)ipc_cobs_encode(o, (const uint8_t *)payload, n);
     }
-    if (cap < ipc_frame_bound(codec, n)) return ipc_frame_header(codec, o, n) == IPC_ETOOBIG ? IPC_ETOOBIG : -ENOBUFS;
+    if (codec == IPC_LEN32 && n > IPC_LEN32_MAX) return IPC_ETOOBIG;
+    if (cap < ipc_frame_bound(codec, n)) return -ENOBUFS;
     if ((h = ipc_frame_header(codec, o, n)) < 0) return h;
     if (n) memcpy(o + h, payload, n);
     return (ssize_t)h + (ssize_t)n;
@@ -803,24 +814,22 @@ static int ipc__decode_prefixed(ipc_decoder *d, const uint8_t *in, size_t n, siz
             d->value = 0;
             d->state = IPC__DEC_PAYLOAD;
         }
-        /* Payload. Whole inside the input: hand it back in place. */
-        if (d->have == 0 && (size_t)(end - p) >= d->want) {
-            *frame = p;
-        } else {
+        if (d->have == 0 && (size_t)(end - p) >= d->want) { /* whole in the input: in place */
+            *frame = p; /* never NULL, even for an empty frame at the input's end */
+            p += d->want;
+        } else { /* assembled in the buffer */
             size_t k = (size_t)(end - p) < d->want - d->have ? (size_t)(end - p) : d->want - d->have;
             int rc;
-            if (k == 0) break; /* the payload may yet arrive whole: no buffer before then */
-            if ((rc = ipc__decoder_reserve(d, d->want)) < 0) return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, d->offset + (uint64_t)(p - in));
+            if (k == 0) break; /* it may yet arrive whole: no buffer before then */
+            if ((rc = ipc__decoder_reserve(d, d->want)) < 0)
+                return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, d->offset + (uint64_t)(p - in));
             memcpy(d->buf + d->have, p, k);
             d->have += k;
             p += k;
             if (d->have < d->want) break;
             *frame = d->buf;
-            p -= d->want; /* so the common exit below adds want back */
         }
-        p += d->want;
         *frame_len = d->want;
-        if (*frame == NULL) *frame = (const uint8_t *)""; /* empty frame: still a valid pointer */
         d->want = d->have = 0;
         d->state = IPC__DEC_HEADER;
         *used = (size_t)(p - in);
@@ -1170,6 +1179,11 @@ IPC_DEF IPC__UNUSED ssize_t ipc_recv_frame(int fd, ipc_codec codec, void *buf, s
         if (rc == IPC_EOF && ipc_decoder_finish(&d) < 0) rc = IPC_ETRUNC;
         if (rc < 0) return rc;
         rc = ipc_decoder_feed(&d, hdr, want, &used, &frame, &frame_len);
+        if (rc < 0 && d.state == IPC__DEC_SKIP) { /* COBS: read on to the next 00 so */
+            for (;;) {                            /* the next call starts on a frame */
+                if (ipc__read(fd, hdr, 1, IPC__READ_ALL, NULL, deadline) < 0 || hdr[0] == 0) return rc;
+            }
+        }
         if (rc < 0) return rc;
         if (rc == 1) return (ssize_t)frame_len; /* an empty frame, or COBS decoded into buf */
     }
