@@ -25,3 +25,16 @@ for cxx in g++ clang++; do
     n=$((n + 1))
 done
 echo "check: $n builds clean"
+
+# The README's example is a fragment: its #define/#include lines go on top,
+# the rest becomes main's body. It must compile and run.
+awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on' README.md > "$out/readme.body"
+{
+    grep -E '^#(define|include)' "$out/readme.body"
+    printf '#include <stdio.h>\n#include <unistd.h>\nint main(void) {\n'
+    grep -vE '^#(define|include)' "$out/readme.body"
+    printf 'return n == IPC_EOF ? 0 : 1;\n}\n'
+} > "$out/readme.c"
+gcc -std=c11 $warn -Wno-unused-result -I. -o "$out/readme" "$out/readme.c"
+timeout 10 "$out/readme" > /dev/null
+echo "check: README example compiles and runs"
