@@ -795,19 +795,23 @@ static int ipc__decode_prefixed(ipc_decoder *d, const uint8_t *in, size_t n, siz
     const uint8_t *p = in, *end = in + n;
     while (p < end) {
         if (d->state == IPC__DEC_HEADER) {
-            uint64_t at = d->offset + (uint64_t)(p - in);
-            uint8_t b = *p++;
+            uint64_t start = d->offset + (uint64_t)(p - in) - d->hdr_len; /* the header's first byte */
             if (d->codec == IPC_LEN32) {
-                d->value = d->value << 8 | b;
-                if (++d->hdr_len < 4) continue;
-                if (d->value > IPC_LEN32_MAX) return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_EFRAME, at - 3);
+                if (d->hdr_len == 0 && end - p >= 4) { /* the common case: the whole header in hand */
+                    d->value = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+                    d->hdr_len = 4;
+                    p += 4;
+                } else {
+                    d->value = d->value << 8 | *p++;
+                    if (++d->hdr_len < 4) continue;
+                }
+                if (d->value > IPC_LEN32_MAX) return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_EFRAME, start);
             } else {
-                int rc = ipc__varint_step(&d->value, d->hdr_len++, b);
-                if (rc < 0) return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, at);
+                int rc = ipc__varint_step(&d->value, d->hdr_len++, *p++);
+                if (rc < 0) return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, start + d->hdr_len - 1);
                 if (rc > 0) continue;
             }
-            if (d->value > d->max_frame)
-                return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_ETOOBIG, at + 1 - d->hdr_len);
+            if (d->value > d->max_frame) return *used = (size_t)(p - in), ipc__decoder_fail(d, IPC_ETOOBIG, start);
             d->want = (size_t)d->value;
             d->have = 0;
             d->hdr_len = 0;
