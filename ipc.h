@@ -651,42 +651,51 @@ IPC_DEF IPC__UNUSED size_t ipc_cobs_bound(size_t n) {
     return ipc__add(ipc__add(n, n / 254), 2);
 }
 
-IPC_DEF IPC__UNUSED size_t ipc_cobs_encode(uint8_t *out, const uint8_t *in, size_t n) {
-    uint8_t *code = out, *o = out + 1;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (in[i] == 0) {
-            *code = (uint8_t)(o - code);
-            code = o++;
-            continue;
-        }
-        *o++ = in[i];
-        /* A full block (254 data bytes) closes with code FF and no implied
-           zero; open a new block only if more payload follows, so a payload
-           ending in such a run gets no extra 01 (the canonical form). */
-        if (o - code == 0xFF && i + 1 < n) {
-            *code = 0xFF;
-            code = o++;
-        }
-    }
-    *code = (uint8_t)(o - code);
-    *o++ = 0;
-    return (size_t)(o - out);
+/* Encodes the block at *p: a code byte k, then the k-1 non-zero bytes before
+   the next zero (which the code implies) or 254 of them (code FF, no
+   implied zero). Returns the bytes written to o; *last is set on the
+   payload's final block. A payload ending in exactly a full block gets no
+   extra empty block after it: the canonical form. */
+static size_t ipc__cobs_block(uint8_t *o, const uint8_t **p, const uint8_t *end, int *last) {
+    size_t room = (size_t)(end - *p) < 254 ? (size_t)(end - *p) : 254, k;
+    const uint8_t *z = room ? (const uint8_t *)memchr(*p, 0, room) : NULL;
+    k = z ? (size_t)(z - *p) : room;
+    o[0] = (uint8_t)(k + 1);
+    if (k) memcpy(o + 1, *p, k);
+    *p += k + (z != NULL);
+    *last = !z && !(k == 254 && *p < end);
+    return k + 1;
 }
 
-IPC_DEF IPC__UNUSED ssize_t ipc_cobs_decode(uint8_t *out, const uint8_t *in, size_t n) {
+IPC_DEF IPC__UNUSED size_t ipc_cobs_encode(uint8_t *out, const uint8_t *in, size_t n) {
+    const uint8_t *p = in;
+    size_t o = 0;
+    int last;
+    do o += ipc__cobs_block(out + o, &p, in + n, &last);
+    while (!last);
+    out[o++] = 0;
+    return o;
+}
+
+/* Decodes a frame body known to hold no zero byte (the caller found its
+   delimiter with memchr). out may equal in: each block moves down by one
+   byte at most per block before it, so memmove keeps it right. */
+static ssize_t ipc__cobs_unstuff(uint8_t *out, const uint8_t *in, size_t n) {
     size_t i = 0, o = 0;
-    if (n == 0) return IPC_EFRAME; /* even the empty payload has a code byte */
     while (i < n) {
-        size_t code = in[i++], run;
-        if (code == 0 || code - 1 > n - i) return IPC_EFRAME; /* zero, or block past the end */
-        for (run = code - 1; run > 0; run--, i++, o++) {
-            if (in[i] == 0) return IPC_EFRAME;
-            out[o] = in[i]; /* o < i always: in-place decoding reads ahead of writing */
-        }
+        size_t code = in[i++];
+        if (code - 1 > n - i) return IPC_EFRAME; /* the block runs past the end */
+        memmove(out + o, in + i, code - 1);
+        i += code - 1;
+        o += code - 1;
         if (code < 0xFF && i < n) out[o++] = 0;
     }
     return (ssize_t)o;
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_cobs_decode(uint8_t *out, const uint8_t *in, size_t n) {
+    if (n == 0 || memchr(in, 0, n)) return IPC_EFRAME; /* even the empty payload has a code byte */
+    return ipc__cobs_unstuff(out, in, n);
 }
 
 IPC_DEF IPC__UNUSED size_t ipc_frame_bound(ipc_codec codec, size_t n) {
@@ -861,6 +870,22 @@ static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t 
             d->state = IPC__DEC_HEADER;
             continue;
         }
+        if (d->cobs_code == 0 && d->have == 0) {
+            /* The hot path: a whole frame in hand, decoded by blocks. Its
+               decoded size is below its encoded size, so it fits the limit
+               when its encoded size does; otherwise, and on any error, the
+               byte-wise path below decides, exactly as if split. */
+            const uint8_t *z = (const uint8_t *)memchr(p, 0, (size_t)(end - p));
+            size_t enc = z ? (size_t)(z - p) : 0;
+            ssize_t len;
+            if (enc > 0 && enc - 1 <= d->max_frame && ipc__decoder_reserve(d, enc - 1) == 0 &&
+                (len = ipc__cobs_unstuff(d->buf, p, enc)) >= 0) {
+                *frame = d->buf ? d->buf : (const uint8_t *)"";
+                *frame_len = (size_t)len;
+                *used = (size_t)(z + 1 - in);
+                return 1;
+            }
+        }
         if (*p == 0) { /* the delimiter */
             p++;
             *used = (size_t)(p - in);
@@ -887,7 +912,10 @@ static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t 
             size_t k = (size_t)(end - p) < d->cobs_left ? (size_t)(end - p) : d->cobs_left;
             const uint8_t *z = (const uint8_t *)memchr(p, 0, k);
             if (z) k = (size_t)(z - p);
-            if (k > d->max_frame - d->have) return *used = (size_t)(p - in), ipc__decoder_skip(d, IPC_ETOOBIG, at, 0);
+            if (k > d->max_frame - d->have) { /* blame the first byte past the limit, however split */
+                p += d->max_frame - d->have;
+                return *used = (size_t)(p - in), ipc__decoder_skip(d, IPC_ETOOBIG, at + (d->max_frame - d->have), 0);
+            }
             if ((rc = ipc__decoder_reserve(d, d->have + k)) < 0)
                 return *used = (size_t)(p - in), ipc__decoder_skip(d, rc, at, 0);
             memcpy(d->buf + d->have, p, k);
@@ -902,15 +930,36 @@ static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t 
 
 IPC_DEF IPC__UNUSED int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used,
                                          const uint8_t **frame, size_t *frame_len) {
+    const uint8_t *p = (const uint8_t *)in;
     int rc;
+    if (d->state == IPC__DEC_HEADER && d->hdr_len == 0 && n > 0 && d->codec != IPC_COBS) {
+        /* The hot path: at a frame boundary with a good header and the whole
+           frame in hand. Anything else, errors included, takes the byte
+           loop, so results cannot depend on which path ran. */
+        uint64_t len = 0;
+        int h = 0;
+        if (d->codec == IPC_LEN32 && n >= 4)
+            len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], h = 4;
+        else if (d->codec == IPC_VARINT && p[0] < 0x80)
+            len = p[0], h = 1;
+        else if (d->codec == IPC_VARINT)
+            h = ipc_varint_decode(p, n, &len);
+        if (h > 0 && len <= d->max_frame && len <= IPC_LEN32_MAX /* else malformed LEN32 */ && len <= n - (size_t)h) {
+            *frame = p + h;
+            *frame_len = (size_t)len;
+            *used = (size_t)h + (size_t)len;
+            d->offset += *used;
+            return 1;
+        }
+    }
     *used = 0;
     *frame = NULL;
     *frame_len = 0;
     if (d->state == IPC__DEC_FAILED) return d->error;
     if (d->codec == IPC_COBS)
-        rc = ipc__decode_cobs(d, (const uint8_t *)in, n, used, frame, frame_len);
+        rc = ipc__decode_cobs(d, p, n, used, frame, frame_len);
     else
-        rc = ipc__decode_prefixed(d, (const uint8_t *)in, n, used, frame, frame_len);
+        rc = ipc__decode_prefixed(d, p, n, used, frame, frame_len);
     d->offset += *used;
     return rc;
 }
@@ -1119,33 +1168,25 @@ IPC_DEF IPC__UNUSED ssize_t ipc_read_some(int fd, void *buf, size_t n, int timeo
     return rc < 0 ? rc : (ssize_t)got;
 }
 
-/* COBS written as it is encoded, through a stack buffer: complete blocks
-   go out whenever fewer than a block's worth of room is left. */
+/* COBS written as it is encoded, through a stack buffer that goes out
+   whenever it has less than a block's room left. */
 static int ipc__send_cobs(int fd, const uint8_t *p, size_t n, int64_t deadline, int *kind) {
+    const uint8_t *end = p + n;
     uint8_t out[4096];
-    size_t o = 1, code = 0, i;
-    struct iovec iov;
-    int rc;
-    for (i = 0; i < n; i++) {
-        if (p[i] != 0) {
-            out[o++] = p[i];
-            if (o - code < 0xFF || i + 1 == n) continue; /* see ipc_cobs_encode */
-        }
-        out[code] = (uint8_t)(o - code);
-        code = o++;
-        if (sizeof out - o < 256) { /* out[0..code) is complete blocks */
+    size_t o = 0;
+    int last, rc;
+    do {
+        o += ipc__cobs_block(out + o, &p, end, &last);
+        if (last) out[o++] = 0;
+        if (last || sizeof out - o < 256) {
+            struct iovec iov;
             iov.iov_base = out;
-            iov.iov_len = code;
+            iov.iov_len = o;
             if ((rc = ipc__iov_loop(fd, &iov, 1, IPC__WRITE_ALL, NULL, deadline, kind)) < 0) return rc;
-            code = 0;
-            o = 1;
+            o = 0;
         }
-    }
-    out[code] = (uint8_t)(o - code);
-    out[o++] = 0;
-    iov.iov_base = out;
-    iov.iov_len = o;
-    return ipc__iov_loop(fd, &iov, 1, IPC__WRITE_ALL, NULL, deadline, kind);
+    } while (!last);
+    return 0;
 }
 
 IPC_DEF IPC__UNUSED int ipc_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms) {
@@ -1294,43 +1335,43 @@ static ssize_t ipc__sender_write(ipc_sender *s, struct iovec *iov, int cnt) {
 
 IPC_DEF IPC__UNUSED int ipc_sender_flush(ipc_sender *s, int timeout_ms) {
     int64_t deadline = ipc_deadline(timeout_ms);
+    int rc = 0;
     while (s->error == 0 && s->tail > s->head) {
         struct iovec iov;
         ssize_t n;
-        int rc;
         iov.iov_base = s->buf + s->head;
         iov.iov_len = s->tail - s->head;
-        if ((n = ipc__sender_write(s, &iov, 1)) < 0) return (int)n;
+        if ((n = ipc__sender_write(s, &iov, 1)) < 0) break;
         s->head += (size_t)n;
-        if (s->tail == s->head) break;
-        if ((rc = ipc_wait_fd(s->fd, POLLOUT, deadline)) < 0) return rc;
+        if (s->tail > s->head && (rc = ipc_wait_fd(s->fd, POLLOUT, deadline)) < 0) break;
     }
+    /* Whatever stopped the loop, what did go out counts for the low-water
+       mark: a queue drained below it takes frames again. */
     if (s->head == s->tail) s->head = s->tail = 0;
     if (s->blocked && s->tail - s->head <= s->low_water) s->blocked = 0;
-    return s->error;
+    return s->error ? s->error : rc;
 }
 
 IPC_DEF IPC__UNUSED int ipc_sender_send(ipc_sender *s, const void *payload, size_t n) {
-    size_t bound, pending;
-    int rc;
+    uint8_t hdr[IPC_HEADER_MAX];
+    size_t bound, h, written = 0;
+    int rc, was_empty = s->tail == s->head;
     if (s->error) return s->error;
     if (s->blocked) {
         ipc_sender_flush(s, 0);
         if (s->error) return s->error;
         if (s->blocked) return s->backpressure++, -EAGAIN;
+        was_empty = s->tail == s->head;
     }
     bound = ipc_frame_bound(s->codec, n);
     if (bound == SIZE_MAX || (s->codec == IPC_LEN32 && n > IPC_LEN32_MAX)) return IPC_ETOOBIG;
-    /* Reserve the whole frame first so an allocation failure leaves
-       nothing half-sent. */
+    /* Room for the whole frame first, so -ENOMEM leaves nothing half-sent. */
     if ((rc = ipc__sender_reserve(s, bound)) < 0) return rc;
     if (s->codec == IPC_COBS) {
         s->tail += ipc_cobs_encode(s->buf + s->tail, (const uint8_t *)payload, n);
-        if ((rc = ipc_sender_flush(s, 0)) < 0 && rc != -EAGAIN) return rc;
     } else {
-        uint8_t hdr[IPC_HEADER_MAX];
-        size_t h = (size_t)ipc_frame_header(s->codec, hdr, n), written = 0;
-        if (s->tail == s->head) { /* empty queue: straight from the payload */
+        h = (size_t)ipc_frame_header(s->codec, hdr, n);
+        if (was_empty) { /* straight from the caller's payload, no copy */
             struct iovec iov[2];
             ssize_t w;
             iov[0].iov_base = hdr;
@@ -1351,12 +1392,14 @@ IPC_DEF IPC__UNUSED int ipc_sender_send(ipc_sender *s, const void *payload, size
             memcpy(s->buf + s->tail, (const uint8_t *)payload + (written - h), n - (written - h));
             s->tail += n - (written - h);
         }
-        if (s->head == s->tail) s->head = s->tail = 0;
     }
     s->frames++;
-    pending = s->tail - s->head;
-    if (pending > s->peak) s->peak = pending;
-    if (pending > s->high_water) s->blocked = 1;
+    /* Behind queued bytes (or COBS, encoded into the queue): write what the
+       fd takes now. A direct write above already met a full fd. */
+    if ((!was_empty || s->codec == IPC_COBS) && (rc = ipc_sender_flush(s, 0)) < 0 && rc != -EAGAIN) return rc;
+    if (s->head == s->tail) s->head = s->tail = 0;
+    if (s->tail - s->head > s->peak) s->peak = s->tail - s->head;
+    if (s->tail - s->head > s->high_water) s->blocked = 1;
     return 0;
 }
 
