@@ -268,6 +268,20 @@ typedef struct ipc_decoder {
 IPC_DEF void ipc_decoder_init(ipc_decoder *d, ipc_codec codec, size_t max_frame, void *buf, size_t cap);
 IPC_DEF int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used, const uint8_t **frame,
                              size_t *frame_len);
+/* The batch form, for streams of small frames: decodes up to max frames
+   from in, fills frames[0..k) and returns k (0: it needs more input), or a
+   negative code when an error comes before any frame (an error behind
+   decoded frames is returned by the next call). *used as above; every frame
+   stays valid until the next call on this decoder. A call per frame costs
+   more than a small frame's decoding: this form reads the headers of the
+   frames lying whole in the input in one loop. (COBS decodes into the
+   decoder's buffer, so it gives one frame a call.) */
+typedef struct ipc_frame {
+    const uint8_t *data;
+    size_t len;
+} ipc_frame;
+IPC_DEF int ipc_decoder_feed_many(ipc_decoder *d, const void *in, size_t n, size_t *used, ipc_frame *frames,
+                                  int max);
 /* At end of stream: 0 when the decoder sits at a frame boundary (or, for
    COBS, is skipping a frame already reported bad), IPC_ETRUNC when it is
    inside a frame, the sticky error after a LEN32/VARINT failure. */
@@ -429,6 +443,11 @@ IPC_DEF void ipc_sender_free(ipc_sender *s);
 #define IPC__UNUSED __attribute__((unused))
 #else
 #define IPC__UNUSED
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define IPC__HOT static inline __attribute__((always_inline)) /* per-frame paths: keep out-params in registers */
+#else
+#define IPC__HOT static inline
 #endif
 
 /* ==== 0. config & base ==================================================== */
@@ -928,26 +947,36 @@ static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t 
     return 0;
 }
 
+/* The hot path of LEN32 and VARINT: at a frame boundary, a good header and
+   the whole frame at p[0..n). Returns the header's size, with the payload's
+   in *len, or 0 for anything else -- errors included, which the byte loop
+   reports, so results cannot depend on which path ran. */
+IPC__HOT size_t ipc__whole_frame(const ipc_decoder *d, const uint8_t *p, size_t n, size_t *len) {
+    uint64_t v;
+    int h;
+    if (d->codec == IPC_LEN32 && n >= 4)
+        v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], h = 4;
+    else if (d->codec == IPC_VARINT && n >= 1 && p[0] < 0x80)
+        v = p[0], h = 1;
+    else if (d->codec == IPC_VARINT)
+        h = ipc_varint_decode(p, n, &v);
+    else
+        return 0;
+    if (h <= 0 || v > d->max_frame || v > IPC_LEN32_MAX /* else malformed LEN32 */ || v > n - (size_t)h) return 0;
+    *len = (size_t)v;
+    return (size_t)h;
+}
+
 IPC_DEF IPC__UNUSED int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used,
                                          const uint8_t **frame, size_t *frame_len) {
     const uint8_t *p = (const uint8_t *)in;
     int rc;
-    if (d->state == IPC__DEC_HEADER && d->hdr_len == 0 && n > 0 && d->codec != IPC_COBS) {
-        /* The hot path: at a frame boundary with a good header and the whole
-           frame in hand. Anything else, errors included, takes the byte
-           loop, so results cannot depend on which path ran. */
-        uint64_t len = 0;
-        int h = 0;
-        if (d->codec == IPC_LEN32 && n >= 4)
-            len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], h = 4;
-        else if (d->codec == IPC_VARINT && p[0] < 0x80)
-            len = p[0], h = 1;
-        else if (d->codec == IPC_VARINT)
-            h = ipc_varint_decode(p, n, &len);
-        if (h > 0 && len <= d->max_frame && len <= IPC_LEN32_MAX /* else malformed LEN32 */ && len <= n - (size_t)h) {
+    if (d->state == IPC__DEC_HEADER && d->hdr_len == 0) { /* the hot path */
+        size_t len, h = ipc__whole_frame(d, p, n, &len);
+        if (h > 0) {
             *frame = p + h;
-            *frame_len = (size_t)len;
-            *used = (size_t)h + (size_t)len;
+            *frame_len = len;
+            *used = h + len;
             d->offset += *used;
             return 1;
         }
@@ -962,6 +991,29 @@ IPC_DEF IPC__UNUSED int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t 
         rc = ipc__decode_prefixed(d, p, n, used, frame, frame_len);
     d->offset += *used;
     return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_decoder_feed_many(ipc_decoder *d, const void *in, size_t n, size_t *used, ipc_frame *frames,
+                                              int max) {
+    const uint8_t *p = (const uint8_t *)in, *end = p + n;
+    size_t h, len;
+    int k, rc;
+    *used = 0;
+    if (max <= 0) return 0;
+    /* The first frame the general way: it may end a frame an earlier call
+       began, or be an error. */
+    rc = ipc_decoder_feed(d, p, n, used, &frames[0].data, &frames[0].len);
+    if (rc <= 0) return rc;
+    p += *used;
+    /* Then every frame lying whole in the input, without a call each. */
+    for (k = 1; k < max && (h = ipc__whole_frame(d, p, (size_t)(end - p), &len)) > 0; k++) {
+        frames[k].data = p + h;
+        frames[k].len = len;
+        p += h + len;
+    }
+    d->offset += (uint64_t)(p - (const uint8_t *)in) - *used;
+    *used = (size_t)(p - (const uint8_t *)in);
+    return k;
 }
 
 /* ==== 2. robust I/O ======================================================= */
