@@ -677,7 +677,13 @@ IPC_DEF IPC__UNUSED size_t ipc_cobs_bound(size_t n) {
    extra empty block after it: the canonical form. */
 static size_t ipc__cobs_block(uint8_t *o, const uint8_t **p, const uint8_t *end, int *last) {
     size_t room = (size_t)(end - *p) < 254 ? (size_t)(end - *p) : 254, k;
-    const uint8_t *z = room ? (const uint8_t *)memchr(*p, 0, room) : NULL;
+    const uint8_t *z;
+    if (room == 0) { /* the payload's end (and *p may be NULL for an empty one) */
+        o[0] = 1;
+        *last = 1;
+        return 1;
+    }
+    z = (const uint8_t *)memchr(*p, 0, room);
     k = z ? (size_t)(z - *p) : room;
     o[0] = (uint8_t)(k + 1);
     if (k) memcpy(o + 1, *p, k);
@@ -687,10 +693,10 @@ static size_t ipc__cobs_block(uint8_t *o, const uint8_t **p, const uint8_t *end,
 }
 
 IPC_DEF IPC__UNUSED size_t ipc_cobs_encode(uint8_t *out, const uint8_t *in, size_t n) {
-    const uint8_t *p = in;
+    const uint8_t *p = in, *end = n ? in + n : in; /* no arithmetic on a NULL empty payload */
     size_t o = 0;
     int last;
-    do o += ipc__cobs_block(out + o, &p, in + n, &last);
+    do o += ipc__cobs_block(out + o, &p, end, &last);
     while (!last);
     out[o++] = 0;
     return o;
@@ -704,7 +710,7 @@ static ssize_t ipc__cobs_unstuff(uint8_t *out, const uint8_t *in, size_t n) {
     while (i < n) {
         size_t code = in[i++];
         if (code - 1 > n - i) return IPC_EFRAME; /* the block runs past the end */
-        memmove(out + o, in + i, code - 1);
+        if (code > 1) memmove(out + o, in + i, code - 1); /* out is NULL for an empty frame */
         i += code - 1;
         o += code - 1;
         if (code < 0xFF && i < n) out[o++] = 0;
@@ -1223,7 +1229,7 @@ IPC_DEF IPC__UNUSED ssize_t ipc_read_some(int fd, void *buf, size_t n, int timeo
 /* COBS written as it is encoded, through a stack buffer that goes out
    whenever it has less than a block's room left. */
 static int ipc__send_cobs(int fd, const uint8_t *p, size_t n, int64_t deadline, int *kind) {
-    const uint8_t *end = p + n;
+    const uint8_t *end = n ? p + n : p;
     uint8_t out[4096];
     size_t o = 0;
     int last, rc;
