@@ -1363,7 +1363,7 @@ IPC_DEF IPC__UNUSED size_t ipc_sender_pending(const ipc_sender *s) { return s->t
 /* Room for need more bytes at the queue's tail: slide the queued bytes to
    the front, then grow. */
 static int ipc__sender_reserve(ipc_sender *s, size_t need) {
-    size_t pending = s->tail - s->head, cap;
+    size_t pending = s->tail - s->head, cap, limit;
     uint8_t *p;
     if (s->cap - s->tail >= need) return 0;
     if (s->head > 0) {
@@ -1372,8 +1372,13 @@ static int ipc__sender_reserve(ipc_sender *s, size_t need) {
         s->tail = pending;
         if (s->cap - s->tail >= need) return 0;
     }
+    /* Doubling amortises the copies, capped where the contract caps the
+       queue: high_water plus the frame going in (a send finds at most
+       high_water queued, or it would have been refused). */
+    limit = ipc__add(ipc__add(s->high_water, need), pending > s->high_water ? pending - s->high_water : 0);
     cap = s->cap ? s->cap : 4096;
     while (cap - pending < need && cap < SIZE_MAX / 2) cap *= 2;
+    if (cap > limit) cap = limit;
     if (cap - pending < need) return -ENOMEM;
     if (!(p = (uint8_t *)ipc__realloc(s->buf, cap))) return -ENOMEM;
     s->buf = p;
