@@ -895,22 +895,6 @@ static int ipc__decode_cobs(ipc_decoder *d, const uint8_t *in, size_t n, size_t 
             d->state = IPC__DEC_HEADER;
             continue;
         }
-        if (d->cobs_code == 0 && d->have == 0) {
-            /* The hot path: a whole frame in hand, decoded by blocks. Its
-               decoded size is below its encoded size, so it fits the limit
-               when its encoded size does; otherwise, and on any error, the
-               byte-wise path below decides, exactly as if split. */
-            const uint8_t *z = (const uint8_t *)memchr(p, 0, (size_t)(end - p));
-            size_t enc = z ? (size_t)(z - p) : 0;
-            ssize_t len;
-            if (enc > 0 && enc - 1 <= d->max_frame && ipc__decoder_reserve(d, enc - 1) == 0 &&
-                (len = ipc__cobs_unstuff(d->buf, p, enc)) >= 0) {
-                *frame = d->buf ? d->buf : (const uint8_t *)"";
-                *frame_len = (size_t)len;
-                *used = (size_t)(z + 1 - in);
-                return 1;
-            }
-        }
         if (*p == 0) { /* the delimiter */
             p++;
             *used = (size_t)(p - in);
@@ -973,17 +957,40 @@ IPC__HOT size_t ipc__whole_frame(const ipc_decoder *d, const uint8_t *p, size_t 
     return (size_t)h;
 }
 
+/* The hot path of COBS: at a frame boundary, the whole frame up to its 00
+   at p[0..n), decoded by blocks into the decoder's buffer. Its decoded size
+   is below its encoded size, so it fits the limit when the encoded size
+   does. Returns the bytes it used (delimiter included) with the payload's
+   size in *len, or 0 for anything else: errors are the byte loop's. */
+IPC__HOT size_t ipc__cobs_whole_frame(ipc_decoder *d, const uint8_t *p, size_t n, size_t *len) {
+    const uint8_t *z = n ? (const uint8_t *)memchr(p, 0, n) : NULL;
+    size_t enc = z ? (size_t)(z - p) : 0;
+    ssize_t got;
+    if (enc == 0 || enc - 1 > d->max_frame) return 0;
+    if (enc - 1 > d->cap && ipc__decoder_reserve(d, enc - 1) < 0) return 0;
+    if ((got = ipc__cobs_unstuff(d->buf, p, enc)) < 0) return 0;
+    *len = (size_t)got;
+    return enc + 1;
+}
+
 IPC_DEF IPC__UNUSED int ipc_decoder_feed(ipc_decoder *d, const void *in, size_t n, size_t *used,
                                          const uint8_t **frame, size_t *frame_len) {
     const uint8_t *p = (const uint8_t *)in;
     int rc;
-    if (d->state == IPC__DEC_HEADER && d->hdr_len == 0) { /* the hot path */
-        size_t len, h = ipc__whole_frame(d, p, n, &len);
-        if (h > 0) {
+    if (d->state == IPC__DEC_HEADER && d->hdr_len == 0 && d->cobs_code == 0) { /* the hot paths */
+        size_t len, h;
+        if (d->codec != IPC_COBS && (h = ipc__whole_frame(d, p, n, &len)) > 0) {
             *frame = p + h;
             *frame_len = len;
             *used = h + len;
             d->offset += *used;
+            return 1;
+        }
+        if (d->codec == IPC_COBS && (h = ipc__cobs_whole_frame(d, p, n, &len)) > 0) {
+            *frame = d->buf ? d->buf : (const uint8_t *)"";
+            *frame_len = len;
+            *used = h;
+            d->offset += h;
             return 1;
         }
     }
