@@ -64,14 +64,17 @@ $(B)/bench/%: bench/%.c ipc.h
 	$(CC) -std=c11 -O2 $(WARN) -I. -o $@ $< -pthread
 
 # ---- fuzz harnesses, three ways ---------------------------------------------
-# replay: a plain main (fuzz/replay.c) feeding the corpus and past crashes
-$(B)/replay/%: fuzz/%.c fuzz/replay.c ipc.h | deps
+# replay: a plain main (fuzz/replay.c) feeding the corpus and past crashes.
+# FUZZ_H: the headers the harnesses share (fuzz/fuzz_common.h, ...).
+FUZZ_H      := $(wildcard fuzz/*.h)
+$(B)/replay/%: fuzz/%.c fuzz/replay.c ipc.h $(FUZZ_H) | deps
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -g -O1 $(WARN) $(SAN) -I. -o $@ $< fuzz/replay.c
-$(B)/fuzz/%: fuzz/%.c ipc.h | deps
+# UBSan must stop the run, as in replay, or libFuzzer never sees its finding.
+$(B)/fuzz/%: fuzz/%.c ipc.h $(FUZZ_H) | deps
 	@mkdir -p $(@D)
-	$(CLANG) -std=c11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined -I. -o $@ $<
-$(B)/afl/%: fuzz/%.c ipc.h | deps
+	$(CLANG) -std=c11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -o $@ $<
+$(B)/afl/%: fuzz/%.c ipc.h $(FUZZ_H) | deps
 	@mkdir -p $(@D)
 	AFL_QUIET=1 afl-clang-fast -std=c11 -g -O1 -fsanitize=fuzzer -I. -o $@ $<
 
@@ -86,7 +89,7 @@ test: deps
 unit: $(B)/gcc/unit $(B)/clang/unit $(B)/asan/unit
 	@$(STEP) criterion unit-gcc $(B)/gcc/unit --jobs 2
 	@$(STEP) criterion unit-clang $(B)/clang/unit --jobs 2
-	@ASAN_OPTIONS=detect_leaks=1 $(STEP) criterion unit-asan $(B)/asan/unit --jobs 2
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp $(STEP) criterion unit-asan $(B)/asan/unit --jobs 2
 
 check: | deps
 	@$(STEP) single check tests/check.sh
@@ -113,24 +116,30 @@ bats: $(EXAMPLES:%=$(B)/examples/%) | deps
 # ---- long fuzzing -----------------------------------------------------------
 # New inputs go to build/, crashes to fuzz/regressions/NAME/ (commit them:
 # make test replays them forever).
+# make's shell is /bin/sh (dash here): no PIPESTATUS, so the exit status is
+# taken before the log is filtered. Every harness runs even after a finding.
 fuzz: $(HARNESSES:%=$(B)/fuzz/%)
-	@for h in $(HARNESSES); do \
+	@fail=0; for h in $(HARNESSES); do \
 	    mkdir -p $(B)/fuzz/corpus-$$h fuzz/regressions/$$h; \
 	    echo "== $$h ($(FUZZ_SECONDS) s)"; \
 	    $(B)/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        $$( [ -f fuzz/$$h.dict ] && echo -dict=fuzz/$$h.dict ) \
-	        -artifact_prefix=fuzz/regressions/$$h/ $(B)/fuzz/corpus-$$h fuzz/corpus/$$h 2>&1 | \
-	        grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY)' ; \
-	    [ $${PIPESTATUS[0]} -eq 0 ] || { echo "$$h: FOUND A CRASH (fuzz/regressions/$$h)"; exit 1; }; \
-	done
+	        -artifact_prefix=fuzz/regressions/$$h/ $(B)/fuzz/corpus-$$h fuzz/corpus/$$h \
+	        >$(B)/fuzz/$$h.log 2>&1; rc=$$?; \
+	    grep -aE '^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|.*CHECK failed)' $(B)/fuzz/$$h.log; \
+	    [ $$rc -eq 0 ] || { echo "$$h: FOUND A CRASH (fuzz/regressions/$$h, log $(B)/fuzz/$$h.log)"; fail=1; }; \
+	done; exit $$fail
 
 # afl-fuzz exits 0 even when it saved crashes: count them ourselves.
+# -t 1000+: a hang is a run over 1 s (AFL's own guess, 5x the calibrated
+# time, calls a merely slow input of the I/O harness a hang); seeds that
+# time out are skipped, as are seeds that crash (fuzz/regressions has those).
 fuzz-afl: $(HARNESSES:%=$(B)/afl/%)
 	@fail=0; for h in $(HARNESSES); do \
 	    out=$(B)/afl/out-$$h; rm -rf $$out; \
 	    echo "== $$h under afl-fuzz ($(FUZZ_SECONDS) s)"; \
 	    AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-	        afl-fuzz -i fuzz/corpus/$$h -o $$out -V $(FUZZ_SECONDS) \
+	        afl-fuzz -i fuzz/corpus/$$h -o $$out -V $(FUZZ_SECONDS) -t 1000+ \
 	        $$( [ -f fuzz/$$h.dict ] && echo -x fuzz/$$h.dict ) -- $(B)/afl/$$h >$$out.log 2>&1; \
 	    execs=$$(awk -F: '/^execs_done/ {gsub(/ /,"",$$2); print $$2}' $$out/default/fuzzer_stats 2>/dev/null); \
 	    crashes=$$(ls $$out/default/crashes 2>/dev/null | grep -c '^id' || true); \
