@@ -40,5 +40,5 @@ esac
 # A non-zero exit with no failure counted (a crash, a missing binary) is one.
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed $failed $skipped" > "build/results/$name"
-echo "== $name: $passed passed, $failed failed${skipped:+, $skipped skipped}"
+echo "== $name: passed $passed, failed $failed, skipped $skipped"
 exit 0
