@@ -542,42 +542,36 @@ static int ipc__iov_cap(struct iovec *out, const struct iovec *iov, int cnt, siz
     return i;
 }
 
-static ssize_t ipc__sys_readv(int fd, const struct iovec *iov, int cnt) {
+/* One hooked I/O call (readv, writev, or sendmsg with flags): the fault
+   the hooks ask for, else the call on a copy of iov cut to the short count,
+   made by the test's replacement where there is one. (sendmsg carries no
+   control data yet.) */
+enum { IPC__SYS_READV, IPC__SYS_WRITEV, IPC__SYS_SENDMSG };
+static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, int flags) {
     struct iovec cut[64];
+    struct msghdr m;
     size_t want = 0;
     ssize_t cap;
     int i;
-    for (i = 0; i < cnt; i++) want += iov[i].iov_len;
-    if ((cap = ipc__hook_io(want)) < 0) return -1;
-    cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
-    return ipc_test.readv ? ipc_test.readv(fd, cut, cnt) : readv(fd, cut, cnt);
-}
-static ssize_t ipc__sys_writev(int fd, const struct iovec *iov, int cnt) {
-    struct iovec cut[64];
-    size_t want = 0;
-    ssize_t cap;
-    int i;
-    for (i = 0; i < cnt; i++) want += iov[i].iov_len;
-    if ((cap = ipc__hook_io(want)) < 0) return -1;
-    cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
-    return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : writev(fd, cut, cnt);
-}
-static ssize_t ipc__sys_sendmsg(int fd, const struct msghdr *m, int flags) {
-    struct msghdr cut = *m;
-    struct iovec iov[64];
-    size_t want = 0;
-    ssize_t cap;
-    int i;
-    if (ipc_test.writev) { /* a faked fd is not a socket */
+    if (op == IPC__SYS_SENDMSG && ipc_test.writev) { /* a faked fd is not a socket */
         errno = ENOTSOCK;
         return -1;
     }
-    for (i = 0; i < (int)m->msg_iovlen; i++) want += m->msg_iov[i].iov_len;
+    for (i = 0; i < cnt; i++) want += iov[i].iov_len;
     if ((cap = ipc__hook_io(want)) < 0) return -1;
-    cut.msg_iov = iov;
-    cut.msg_iovlen = (size_t)ipc__iov_cap(iov, m->msg_iov, (int)m->msg_iovlen, (size_t)cap);
-    return sendmsg(fd, &cut, flags);
+    cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
+    switch (op) {
+    case IPC__SYS_READV: return ipc_test.readv ? ipc_test.readv(fd, cut, cnt) : readv(fd, cut, cnt);
+    case IPC__SYS_WRITEV: return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : writev(fd, cut, cnt);
+    }
+    memset(&m, 0, sizeof m);
+    m.msg_iov = cut;
+    m.msg_iovlen = (size_t)cnt;
+    return sendmsg(fd, &m, flags);
 }
+#define ipc__sys_readv(fd, iov, cnt) ipc__sys_io(IPC__SYS_READV, fd, iov, cnt, 0)
+#define ipc__sys_writev(fd, iov, cnt) ipc__sys_io(IPC__SYS_WRITEV, fd, iov, cnt, 0)
+#define ipc__sys_sendmsg(fd, m, flags) ipc__sys_io(IPC__SYS_SENDMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, flags)
 static int ipc__sys_poll(struct pollfd *p, nfds_t n, int timeout_ms) {
     return ipc_test.poll ? ipc_test.poll(p, n, timeout_ms) : poll(p, n, timeout_ms);
 }
