@@ -174,8 +174,8 @@ IPC_DEF int ipc_deadline_left_ms(int64_t deadline);
 IPC_DEF int ipc_deadline_error(int64_t deadline);
 
 #ifdef IPC_TEST_HOOKS
-/* Fault injection for tests. Every read/write/readv/writev/sendmsg/recvmsg
-   the library makes counts as one I/O call; every allocation as one alloc.
+/* Fault injection for tests. Every readv, writev and sendmsg the library
+   makes counts as one I/O call; every allocation as one alloc.
    Zero-initialised means "no faults, real system calls". */
 typedef struct ipc_test_hooks {
     uint64_t rng;                /* xorshift64 state for short counts (!= 0) */
@@ -309,8 +309,10 @@ IPC_DEF int ipc_read_full(int fd, void *buf, size_t n, size_t *done, int timeout
    Returns the count (> 0), IPC_EOF, -EAGAIN, -ETIMEDOUT or -errno. */
 IPC_DEF ssize_t ipc_read_some(int fd, void *buf, size_t n, int timeout_ms);
 
-/* Waits until fd has any of events (POLLIN, POLLOUT) or an error/hangup.
-   Returns 0, -EAGAIN (timeout 0), -ETIMEDOUT or -errno. */
+/* Waits until fd has any of events (POLLIN, POLLOUT) or an error/hangup,
+   or the deadline passes. It takes a deadline from ipc_deadline(), not a
+   timeout, so a loop of waits shares one budget. Returns 0, -EAGAIN
+   (IPC_DEADLINE_TRY), -ETIMEDOUT or -errno. */
 IPC_DEF int ipc_wait_fd(int fd, short events, int64_t deadline);
 
 /* Sets or clears O_NONBLOCK. Returns 0 or -errno. */
