@@ -855,7 +855,10 @@ static int ipc__decode_prefixed(ipc_decoder *d, const uint8_t *in, size_t n, siz
             size_t k = (size_t)(end - p) < d->want - d->have ? (size_t)(end - p) : d->want - d->have;
             int rc;
             if (k == 0) break; /* it may yet arrive whole: no buffer before then */
-            if ((rc = ipc__decoder_reserve(d, d->want)) < 0)
+            /* Memory grows with the bytes that came, not with the length a
+               header claims: a peer announcing 16 MiB and sending one byte
+               gets a page, not 16 MiB. */
+            if ((rc = ipc__decoder_reserve(d, d->have + k)) < 0)
                 return *used = (size_t)(p - in), ipc__decoder_fail(d, rc, d->offset + (uint64_t)(p - in));
             memcpy(d->buf + d->have, p, k);
             d->have += k;
@@ -1322,8 +1325,10 @@ IPC_DEF IPC__UNUSED ssize_t ipc_reader_next(ipc_reader *r, const uint8_t **frame
         if (d->state == IPC__DEC_PAYLOAD && d->want - d->have >= r->cap / 2) {
             /* A long payload goes straight into the frame buffer, saving a
                copy through the read buffer. */
-            if ((rc = ipc__decoder_reserve(d, d->want)) < 0) return rc;
-            rc = ipc__read(r->fd, d->buf + d->have, d->want - d->have, IPC__READ_SOME, &got, deadline);
+            size_t step = d->have > r->cap ? d->have : r->cap; /* grow with what came, as the decoder does */
+            if ((rc = ipc__decoder_reserve(d, d->want - d->have <= step ? d->want : d->have + step)) < 0) return rc;
+            rc = ipc__read(r->fd, d->buf + d->have, (d->cap < d->want ? d->cap : d->want) - d->have, IPC__READ_SOME,
+                           &got, deadline);
             d->have += got;
             d->offset += got;
             if (rc == 0 && d->have == d->want) {

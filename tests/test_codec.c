@@ -1913,3 +1913,25 @@ Test(codec_suite, decoder_reset_keeps_its_memory, .timeout = 10) {
     b_free(&s);
     b_free(&p);
 }
+
+/* A hostile peer announcing a huge frame and sending a byte buys a page of
+   memory, not the frame's length: the buffer grows with the bytes that came. */
+Test(codec_suite, decoder_memory_grows_with_bytes_received_not_with_claimed_length, .timeout = 10) {
+    static const uint8_t claim[2][6] = {{0x00, 0xF0, 0x00, 0x00, 0xAB, 0xCD},  /* LEN32: 15 MiB */
+                                        {0x80, 0x80, 0xC0, 0x07, 0xAB, 0xCD}}; /* VARINT: 15 MiB */
+    const ipc_codec codecs[2] = {IPC_LEN32, IPC_VARINT};
+    const size_t hdr[2] = {4, 4};
+    for (int c = 0; c < 2; c++) {
+        ipc_decoder d;
+        const uint8_t *f;
+        size_t used, len;
+        uint8_t *in = guarded_copy(claim[c], hdr[c] + 2);
+        ipc_decoder_init(&d, codecs[c], 16u << 20, NULL, 0);
+        cr_assert_eq(ipc_decoder_feed(&d, in, hdr[c] + 2, &used, &f, &len), 0, "%s", ipc_codec_name(codecs[c]));
+        cr_assert_eq(used, hdr[c] + 2);
+        cr_assert_leq(d.cap, 4096, "%s: %zu bytes held for 2 received", ipc_codec_name(codecs[c]), d.cap);
+        cr_assert_eq(ipc_decoder_finish(&d), IPC_ETRUNC);
+        ipc_decoder_free(&d);
+        guarded_free(in, hdr[c] + 2);
+    }
+}
