@@ -77,6 +77,8 @@
        IPC_ETRUNC     the stream ended inside a frame
        IPC_ECORRUPT   shared region fails validation
        IPC_EPEERDEAD  the peer process died
+       IPC_EMQMSGMAX, IPC_EMQSIZEMAX, IPC_EMQQUEUESMAX, IPC_EMSGMAX,
+       IPC_EMSGMNI    a kernel limit, named with its /proc/sys file
    ipc_strerror() names every code. Nothing prints, nothing exits, nothing
    aborts on bad input, and errno is not part of the contract.
 
@@ -132,7 +134,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h> /* ssize_t */
+#include <sys/ipc.h>   /* key_t, IPC_PRIVATE */
+#include <sys/types.h> /* ssize_t, pid_t, uid_t */
 #include <sys/uio.h>   /* struct iovec */
 
 #ifdef IPC_STATIC
@@ -154,7 +157,13 @@ enum {
     IPC_ETOOBIG = -1003,   /* frame longer than the limit */
     IPC_ETRUNC = -1004,    /* stream ended inside a frame */
     IPC_ECORRUPT = -1005,  /* shared region fails validation */
-    IPC_EPEERDEAD = -1006  /* the peer process died */
+    IPC_EPEERDEAD = -1006, /* the peer process died */
+    /* a kernel limit, named (the sysctl that sets it) */
+    IPC_EMQMSGMAX = -1007,    /* POSIX MQ maxmsg above fs.mqueue.msg_max */
+    IPC_EMQSIZEMAX = -1008,   /* POSIX MQ msgsize above fs.mqueue.msgsize_max */
+    IPC_EMQQUEUESMAX = -1009, /* POSIX MQ count at fs.mqueue.queues_max */
+    IPC_EMSGMAX = -1010,      /* System V message above kernel.msgmax */
+    IPC_EMSGMNI = -1011       /* System V queue count at kernel.msgmni */
 };
 
 /* Names any code this library returns: -errno values and IPC_E*.
@@ -395,6 +404,152 @@ IPC_DEF int ipc_sender_flush(ipc_sender *s, int timeout_ms);
 IPC_DEF size_t ipc_sender_pending(const ipc_sender *s);
 IPC_DEF void ipc_sender_free(ipc_sender *s);
 
+/* ==== 3. mechanisms ======================================================= */
+
+/* Flags for the _open calls. Objects are created with mode 0600 unless a
+   mode is given (0 means 0600), and every descriptor is close-on-exec. */
+enum {
+    IPC_O_CREATE = 1,   /* create it when it does not exist */
+    IPC_O_EXCL = 2,     /* with IPC_O_CREATE: -EEXIST when it does */
+    IPC_O_RDONLY = 4,   /* receive only (neither RDONLY nor WRONLY: both) */
+    IPC_O_WRONLY = 8,   /* send only */
+    IPC_O_NONBLOCK = 16 /* the descriptor itself is non-blocking */
+};
+#define IPC_MODE_DEFAULT 0600
+
+/* ==== 3c. System V message queues ========================================= */
+/* A queue is its id (msgget's answer): a plain int, valid in every process.
+   Timeouts: System V has none. -1 blocks in msgsnd/msgrcv; 0 is IPC_NOWAIT;
+   a finite timeout polls with IPC_NOWAIT and a sleep that grows from 0.1 ms
+   to 4 ms (no busy loop: about 250 wake-ups a second at worst), so a message
+   is seen up to 4 ms after it arrives. Removal of the queue wakes every
+   waiter with -EIDRM. */
+
+/* ftok(3): a key from an existing path and a project id (1..255). Keys can
+   collide: ftok folds the inode and device numbers into 24 bits, so two
+   files may give one key. Parent and children can use IPC_PRIVATE instead.
+   Returns 0 or -errno. */
+IPC_DEF int ipc_sysv_key(const char *path, int proj_id, key_t *key);
+
+/* msgget(2): the queue of key (IPC_PRIVATE from <sys/ipc.h>: a new one),
+   created with IPC_O_CREATE (and IPC_O_EXCL), mode 0 meaning 0600. Opening
+   an existing queue checks nothing more than msgget does: the kernel's mode
+   bits. Returns the queue id (>= 0) or -ENOENT, -EEXIST, -EACCES,
+   IPC_EMSGMNI, -errno. */
+IPC_DEF int ipc_sysv_open(key_t key, int flags, unsigned mode);
+
+/* msgsnd(2), with the msgsz convention handled: pass the payload alone and
+   its type (> 0). Waits up to timeout_ms while the queue is full (its
+   msg_qbytes). Returns 0, -EAGAIN, -ETIMEDOUT, -EIDRM, -EINVAL (type < 1),
+   IPC_EMSGMAX (n over kernel.msgmax), -errno. Payloads up to 8 KiB go
+   through a stack buffer, longer ones through one IPC_MALLOC. */
+IPC_DEF int ipc_sysv_send(int qid, long type, const void *data, size_t n, int timeout_ms);
+
+/* Receive flags. */
+enum {
+    IPC_SYSV_EXCEPT = 1,  /* MSG_EXCEPT: the first message NOT of type select */
+    IPC_SYSV_TRUNCATE = 2 /* MSG_NOERROR: cut a longer message to cap (the
+                             rest is lost); without it such a message stays
+                             queued and the call answers -E2BIG */
+};
+
+/* msgrcv(2). select 0: the first message; > 0: the first of that type (or,
+   with IPC_SYSV_EXCEPT, of any other); < 0: the first of the lowest type
+   <= -select. The payload goes to buf (cap bytes), its type to *type (may be
+   NULL). Returns the payload length, or -E2BIG, -EAGAIN, -ETIMEDOUT, -EIDRM,
+   -errno. */
+IPC_DEF ssize_t ipc_sysv_recv(int qid, long select, int flags, long *type, void *buf, size_t cap, int timeout_ms);
+
+/* MSG_COPY: a copy of the message at index (0 = the oldest), left queued.
+   Never waits. Returns the payload length, -ENOMSG (no such index), -E2BIG,
+   or -ENOSYS where the kernel lacks MSG_COPY (CONFIG_CHECKPOINT_RESTORE). */
+IPC_DEF ssize_t ipc_sysv_peek(int qid, long index, long *type, void *buf, size_t cap);
+
+/* msgctl(2) IPC_STAT, in plain fields. */
+typedef struct ipc_sysv_info {
+    size_t messages;  /* msg_qnum */
+    size_t bytes;     /* payload bytes queued */
+    size_t max_bytes; /* msg_qbytes: the capacity behind backpressure */
+    pid_t last_send_pid, last_recv_pid;
+    uid_t uid;
+    gid_t gid;
+    unsigned mode;
+    int64_t send_time, recv_time, change_time; /* seconds since the epoch, 0 = never */
+} ipc_sysv_info;
+IPC_DEF int ipc_sysv_stat(int qid, ipc_sysv_info *info);
+/* msgctl IPC_SET of msg_qbytes. Raising it above kernel.msgmnb needs
+   CAP_SYS_RESOURCE (-EPERM otherwise); lowering it is always allowed. */
+IPC_DEF int ipc_sysv_set_max_bytes(int qid, size_t bytes);
+/* msgctl IPC_RMID: the queue goes at once, its waiters wake with -EIDRM. */
+IPC_DEF int ipc_sysv_remove(int qid);
+
+/* ==== 3d. POSIX message queues ============================================ */
+/* On Linux a queue descriptor is a file descriptor: poll it (POLLIN: a
+   message waits, POLLOUT: there is room) beside sockets. Timeouts follow
+   the library's rule on CLOCK_MONOTONIC (mq_timedsend's CLOCK_REALTIME
+   deadline is recomputed for each attempt, so a clock step cannot stretch
+   or cut a wait). Kernel limits bind without CAP_SYS_RESOURCE: 10 messages
+   of 8 KiB each by default (fs.mqueue.msg_max, msgsize_max). */
+typedef struct ipc_mq {
+    int fd;       /* the mqd_t */
+    long maxmsg;  /* capacity in messages */
+    long msgsize; /* the largest message; receive buffers must hold it */
+    /* private */
+    void (*notify_fn)(void *);
+    void *notify_arg;
+} ipc_mq;
+
+/* A name for mq_open or shm_open: one leading '/', no other, 1 to
+   NAME_MAX - 1 characters after it. Returns 0, -EINVAL or -ENAMETOOLONG. */
+IPC_DEF int ipc_mq_name_check(const char *name);
+
+/* mq_open(3). flags: IPC_O_CREATE, IPC_O_EXCL, IPC_O_RDONLY / IPC_O_WRONLY,
+   IPC_O_NONBLOCK; mode 0 means 0600 (and umask does not weaken it: the
+   mode is set on the new queue's descriptor with fchmod). maxmsg, msgsize:
+   0 for the system defaults (fs.mqueue.msg_default, msgsize_default); they
+   apply only when the queue is created. An existing queue must be owned by
+   the caller and have no group/other bits the caller did not ask for, or
+   the open fails with -EACCES. Returns 0 or -EINVAL, -ENAMETOOLONG,
+   -ENOENT, -EEXIST, -EACCES, IPC_EMQMSGMAX, IPC_EMQSIZEMAX,
+   IPC_EMQQUEUESMAX, -EMFILE (fds or RLIMIT_MSGQUEUE), -errno. */
+IPC_DEF int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsigned mode, long maxmsg, long msgsize);
+IPC_DEF int ipc_mq_close(ipc_mq *q);
+/* mq_unlink(3): the name goes now, the queue when its last descriptor
+   closes. Returns 0, -ENOENT, -EINVAL, -ENAMETOOLONG, -errno. */
+IPC_DEF int ipc_mq_unlink(const char *name);
+
+/* mq_timedsend(3): n <= msgsize, prio < MQ_PRIO_MAX (32768). Waits up to
+   timeout_ms on a full queue. Returns 0, -EAGAIN, -ETIMEDOUT, -EMSGSIZE,
+   -EINVAL, -EBADF (opened read-only), -errno. */
+IPC_DEF int ipc_mq_send(ipc_mq *q, const void *data, size_t n, unsigned prio, int timeout_ms);
+/* mq_timedreceive(3): the oldest message of the highest priority. cap must
+   be at least msgsize (-EMSGSIZE up front, before touching the queue).
+   Returns the length; *prio (may be NULL) gets its priority. */
+IPC_DEF ssize_t ipc_mq_recv(ipc_mq *q, void *buf, size_t cap, unsigned *prio, int timeout_ms);
+
+/* mq_getattr(3) and O_NONBLOCK via mq_setattr(3). */
+typedef struct ipc_mq_info {
+    long maxmsg, msgsize, curmsgs;
+    int nonblock;
+} ipc_mq_info;
+IPC_DEF int ipc_mq_stat(const ipc_mq *q, ipc_mq_info *info);
+IPC_DEF int ipc_mq_set_nonblock(ipc_mq *q, int on);
+
+/* mq_notify(3): one notification when a message arrives on an empty queue
+   and nobody is blocked receiving; registration is one-shot and one process
+   at a time (-EBUSY). By signal: signo is raised with si_value = arg. By
+   thread: fn(arg) runs in a new thread; q must stay alive until it has run
+   or the registration is cancelled. */
+IPC_DEF int ipc_mq_notify_signal(ipc_mq *q, int signo, void *arg);
+IPC_DEF int ipc_mq_notify_thread(ipc_mq *q, void (*fn)(void *arg), void *arg);
+IPC_DEF int ipc_mq_notify_cancel(ipc_mq *q);
+
+/* The system's limits, from /proc/sys/fs/mqueue. Returns 0 or -errno. */
+typedef struct ipc_mq_limits {
+    long msg_max, msgsize_max, queues_max, msg_default, msgsize_default;
+} ipc_mq_limits;
+IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
+
 #ifdef __cplusplus
 }
 #endif
@@ -421,6 +576,9 @@ IPC_DEF void ipc_sender_free(ipc_sender *s);
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <mqueue.h>
+#include <stdlib.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -434,6 +592,13 @@ IPC_DEF void ipc_sender_free(ipc_sender *s);
 #define IPC_FREE(p) free(p)
 #else
 #error "ipc.h: define all of IPC_MALLOC, IPC_REALLOC and IPC_FREE, or none"
+#endif
+
+/* MSG_COPY is Linux's; older headers lack it (the kernel then says ENOSYS). */
+#ifdef MSG_COPY
+#define IPC__MSG_COPY MSG_COPY
+#else
+#define IPC__MSG_COPY 040000
 #endif
 
 #ifndef IPC_ASSERT
@@ -462,6 +627,11 @@ IPC_DEF IPC__UNUSED const char *ipc_strerror(int code) {
     case IPC_ETRUNC: return "stream ended inside a frame";
     case IPC_ECORRUPT: return "shared region fails validation";
     case IPC_EPEERDEAD: return "peer process died";
+    case IPC_EMQMSGMAX: return "POSIX MQ maxmsg over the system limit (/proc/sys/fs/mqueue/msg_max)";
+    case IPC_EMQSIZEMAX: return "POSIX MQ msgsize over the system limit (/proc/sys/fs/mqueue/msgsize_max)";
+    case IPC_EMQQUEUESMAX: return "too many POSIX MQs (/proc/sys/fs/mqueue/queues_max)";
+    case IPC_EMSGMAX: return "System V message over the system limit (/proc/sys/kernel/msgmax)";
+    case IPC_EMSGMNI: return "too many System V queues (/proc/sys/kernel/msgmni)";
     }
     if (code >= 0) return "success";
     if (code > -4096) return strerror(-code); /* glibc: static strings for known errnos */
@@ -1478,6 +1648,376 @@ IPC_DEF IPC__UNUSED void ipc_sender_free(ipc_sender *s) {
     IPC_FREE(s->buf);
     s->buf = NULL;
     s->cap = s->head = s->tail = 0;
+}
+
+/* ==== 3. mechanisms ======================================================= */
+
+/* Reads one number from a file such as /proc/sys/kernel/msgmax. */
+static int ipc__read_long(const char *path, long *out) {
+    char buf[64];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    if (fd < 0) return ipc__err();
+    n = read(fd, buf, sizeof buf - 1);
+    rc = n < 0 ? ipc__err() : 0;
+    close(fd);
+    if (rc < 0) return rc;
+    buf[n > 0 ? n : 0] = 0;
+    if (n <= 0 || buf[0] < '0' || buf[0] > '9') return -EINVAL;
+    *out = strtol(buf, NULL, 10);
+    return 0;
+}
+
+/* The sleep between two IPC_NOWAIT attempts under a finite deadline: grows
+   from 0.1 ms to 4 ms, never past the deadline. Returns 0, or the expired
+   deadline's error. */
+static int ipc__backoff(int64_t deadline, long *sleep_ns) {
+    int64_t left = deadline - ipc_now_ns();
+    struct timespec ts;
+    if (deadline == IPC_DEADLINE_TRY || left <= 0) return ipc_deadline_error(deadline);
+    *sleep_ns = *sleep_ns ? (*sleep_ns * 2 > 4000000 ? 4000000 : *sleep_ns * 2) : 100000;
+    if (deadline != IPC_DEADLINE_NEVER && left < *sleep_ns) *sleep_ns = (long)left;
+    ts.tv_sec = 0;
+    ts.tv_nsec = *sleep_ns;
+    nanosleep(&ts, NULL); /* EINTR just makes the next attempt come early */
+    return 0;
+}
+
+/* ==== 3c. System V message queues ========================================= */
+
+/* msgsnd/msgrcv want the type right before the payload: a message is
+   assembled here, on the stack up to 8 KiB (kernel.msgmax's default). */
+typedef union ipc__sysv_buf {
+    long type;
+    char raw[sizeof(long) + 8192];
+} ipc__sysv_buf;
+
+IPC_DEF IPC__UNUSED int ipc_sysv_key(const char *path, int proj_id, key_t *key) {
+    key_t k;
+    if (!path || proj_id < 1 || proj_id > 255) return -EINVAL; /* ftok uses the low 8 bits only */
+    if ((k = ftok(path, proj_id)) == (key_t)-1) return ipc__err();
+    *key = k;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sysv_open(key_t key, int flags, unsigned mode) {
+    int id, f = (int)((mode ? mode : IPC_MODE_DEFAULT) & 0777);
+    if (flags & IPC_O_CREATE) f |= IPC_CREAT;
+    if (flags & IPC_O_EXCL) f |= IPC_EXCL;
+    if ((id = msgget(key, f)) >= 0) return id;
+    return errno == ENOSPC ? IPC_EMSGMNI : ipc__err();
+}
+
+/* Turns msgsnd's EINVAL for a long message into the limit's own code. */
+static int ipc__sysv_send_error(size_t n) {
+    long msgmax;
+    int rc = ipc__err();
+    if (rc == -EINVAL && ipc__read_long("/proc/sys/kernel/msgmax", &msgmax) == 0 && (long)n > msgmax)
+        return IPC_EMSGMAX;
+    return rc;
+}
+
+/* One loop for both directions: -1 blocks in the call (restarting EINTR),
+   0 is IPC_NOWAIT, a finite deadline polls with ipc__backoff. A queue that
+   answered "full"/"empty" and then "no such queue" was removed under us:
+   -EIDRM, as a blocked caller would have been told. */
+static ssize_t ipc__sysv_op(int is_send, int qid, void *msg, size_t n, long select, int flags, int64_t deadline) {
+    long sleep_ns = 0;
+    int seen = 0;
+    if (deadline != IPC_DEADLINE_NEVER) flags |= IPC_NOWAIT;
+    for (;;) {
+        ssize_t r = is_send ? (ssize_t)msgsnd(qid, msg, n, flags) : msgrcv(qid, msg, n, select, flags);
+        int rc;
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == (is_send ? EAGAIN : ENOMSG) && (flags & IPC_NOWAIT) && !(flags & IPC__MSG_COPY)) {
+            seen = 1;
+            if ((rc = ipc__backoff(deadline, &sleep_ns)) < 0) return rc;
+            continue;
+        }
+        if (errno == EINVAL && seen) return -EIDRM;
+        if (errno == ENOMSG && (flags & IPC__MSG_COPY)) return -ENOMSG;
+        return is_send ? ipc__sysv_send_error(n) : ipc__err();
+    }
+}
+
+IPC_DEF IPC__UNUSED int ipc_sysv_send(int qid, long type, const void *data, size_t n, int timeout_ms) {
+    ipc__sysv_buf stack;
+    char *msg = stack.raw;
+    ssize_t rc;
+    if (type < 1) return -EINVAL;
+    if (n > sizeof stack.raw - sizeof(long) && !(msg = (char *)ipc__malloc(ipc__add(n, sizeof(long)))))
+        return -ENOMEM;
+    memcpy(msg, &type, sizeof type);
+    if (n) memcpy(msg + sizeof(long), data, n);
+    rc = ipc__sysv_op(1, qid, msg, n, 0, 0, ipc_deadline(timeout_ms));
+    if (msg != stack.raw) IPC_FREE(msg);
+    return (int)rc;
+}
+
+/* msgrcv into a buffer of type + cap bytes, then the payload out to buf. */
+static ssize_t ipc__sysv_recv(int qid, long select, int flags, long *type, void *buf, size_t cap, int64_t deadline) {
+    ipc__sysv_buf stack;
+    char *msg = stack.raw;
+    ssize_t n;
+    if (cap > sizeof stack.raw - sizeof(long) && !(msg = (char *)ipc__malloc(ipc__add(cap, sizeof(long)))))
+        return -ENOMEM;
+    n = ipc__sysv_op(0, qid, msg, cap, select, flags, deadline);
+    if (n >= 0) {
+        if (type) memcpy(type, msg, sizeof *type);
+        if (n) memcpy(buf, msg + sizeof(long), (size_t)n);
+    }
+    if (msg != stack.raw) IPC_FREE(msg);
+    return n;
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_sysv_recv(int qid, long select, int flags, long *type, void *buf, size_t cap,
+                                          int timeout_ms) {
+    int f = 0;
+    if (flags & IPC_SYSV_EXCEPT) {
+        if (select <= 0) return -EINVAL; /* MSG_EXCEPT needs a type to except */
+        f |= MSG_EXCEPT;
+    }
+    if (flags & IPC_SYSV_TRUNCATE) f |= MSG_NOERROR;
+    return ipc__sysv_recv(qid, select, f, type, buf, cap, ipc_deadline(timeout_ms));
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_sysv_peek(int qid, long index, long *type, void *buf, size_t cap) {
+    ssize_t n;
+    if (index < 0) return -EINVAL;
+    n = ipc__sysv_recv(qid, index, IPC__MSG_COPY | IPC_NOWAIT, type, buf, cap, IPC_DEADLINE_TRY);
+    /* Without CONFIG_CHECKPOINT_RESTORE, msgrcv refuses MSG_COPY with ENOSYS. */
+    return n;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sysv_stat(int qid, ipc_sysv_info *info) {
+    struct msqid_ds ds;
+    if (msgctl(qid, IPC_STAT, &ds) < 0) return ipc__err();
+    memset(info, 0, sizeof *info);
+    info->messages = (size_t)ds.msg_qnum;
+    info->bytes = (size_t)ds.__msg_cbytes;
+    info->max_bytes = (size_t)ds.msg_qbytes;
+    info->last_send_pid = ds.msg_lspid;
+    info->last_recv_pid = ds.msg_lrpid;
+    info->uid = ds.msg_perm.uid;
+    info->gid = ds.msg_perm.gid;
+    info->mode = ds.msg_perm.mode & 0777;
+    info->send_time = (int64_t)ds.msg_stime;
+    info->recv_time = (int64_t)ds.msg_rtime;
+    info->change_time = (int64_t)ds.msg_ctime;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sysv_set_max_bytes(int qid, size_t bytes) {
+    struct msqid_ds ds;
+    if (msgctl(qid, IPC_STAT, &ds) < 0) return ipc__err();
+    ds.msg_qbytes = (msglen_t)bytes;
+    if ((size_t)ds.msg_qbytes != bytes) return -EINVAL;
+    return msgctl(qid, IPC_SET, &ds) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_sysv_remove(int qid) { return msgctl(qid, IPC_RMID, NULL) < 0 ? ipc__err() : 0; }
+
+/* ==== 3d. POSIX message queues ============================================ */
+
+IPC_DEF IPC__UNUSED int ipc_mq_name_check(const char *name) {
+    size_t len;
+    if (!name || name[0] != '/' || name[1] == 0 || strchr(name + 1, '/')) return -EINVAL;
+    len = strlen(name + 1);
+    if (len > NAME_MAX - 1) return -ENAMETOOLONG; /* the kernel's limit, NAME_MAX with the NUL */
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_limits_read(ipc_mq_limits *lim) {
+    static const char *const dir = "/proc/sys/fs/mqueue/";
+    static const char *const names[5] = {"msg_max", "msgsize_max", "queues_max", "msg_default", "msgsize_default"};
+    long *fields[5];
+    int i, rc;
+    fields[0] = &lim->msg_max, fields[1] = &lim->msgsize_max, fields[2] = &lim->queues_max;
+    fields[3] = &lim->msg_default, fields[4] = &lim->msgsize_default;
+    for (i = 0; i < 5; i++) {
+        char path[64];
+        strcpy(path, dir);
+        strcat(path, names[i]);
+        if ((rc = ipc__read_long(path, fields[i])) < 0) return rc;
+    }
+    return 0;
+}
+
+/* mq_open's EINVAL and ENOSPC, told apart by the limit that was hit. */
+static int ipc__mq_open_error(int rc, const struct mq_attr *attr) {
+    ipc_mq_limits lim;
+    if ((rc != -EINVAL && rc != -ENOSPC) || ipc_mq_limits_read(&lim) < 0) return rc;
+    if (rc == -ENOSPC) return IPC_EMQQUEUESMAX;
+    if (attr && attr->mq_maxmsg > lim.msg_max) return IPC_EMQMSGMAX;
+    if (attr && attr->mq_msgsize > lim.msgsize_max) return IPC_EMQSIZEMAX;
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsigned mode, long maxmsg,
+                                    long msgsize) {
+    struct mq_attr attr, *ap = NULL;
+    struct stat st;
+    unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    int of = O_CLOEXEC, rc;
+    mqd_t d;
+    memset(q, 0, sizeof *q);
+    q->fd = -1;
+    if ((rc = ipc_mq_name_check(name)) < 0) return rc;
+    if (maxmsg < 0 || msgsize < 0 || (flags & IPC_O_RDONLY && flags & IPC_O_WRONLY)) return -EINVAL;
+    of |= flags & IPC_O_RDONLY ? O_RDONLY : flags & IPC_O_WRONLY ? O_WRONLY : O_RDWR;
+    if (flags & IPC_O_NONBLOCK) of |= O_NONBLOCK;
+    if (flags & IPC_O_CREATE) of |= O_CREAT;
+    if (flags & IPC_O_EXCL) of |= O_EXCL;
+    if (maxmsg || msgsize) { /* one given: the other from the system default */
+        ipc_mq_limits lim;
+        if ((rc = ipc_mq_limits_read(&lim)) < 0) return rc;
+        memset(&attr, 0, sizeof attr);
+        attr.mq_maxmsg = maxmsg ? maxmsg : lim.msg_default;
+        attr.mq_msgsize = msgsize ? msgsize : lim.msgsize_default;
+        ap = &attr;
+    }
+    if ((d = mq_open(name, of, (mode_t)m, ap)) == (mqd_t)-1) return ipc__mq_open_error(ipc__err(), ap);
+    q->fd = (int)d;
+    /* Whoever made it, it must be ours and no more open than asked: a queue
+       planted under this name by another user is refused. A queue we just
+       made gets the exact mode (mq_open applies the umask). */
+    if (fstat(q->fd, &st) < 0) {
+        rc = ipc__err();
+    } else if (st.st_uid != geteuid() || (st.st_mode & 0777 & ~m)) {
+        rc = -EACCES;
+    } else if ((st.st_mode & 0777) != m && fchmod(q->fd, (mode_t)m) < 0) {
+        rc = ipc__err();
+    } else {
+        ipc_mq_info info;
+        if ((rc = ipc_mq_stat(q, &info)) == 0) {
+            q->maxmsg = info.maxmsg;
+            q->msgsize = info.msgsize;
+            return 0;
+        }
+    }
+    mq_close(d);
+    q->fd = -1;
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_close(ipc_mq *q) {
+    int rc = 0;
+    if (q->fd >= 0 && mq_close((mqd_t)q->fd) < 0) rc = ipc__err();
+    q->fd = -1;
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_unlink(const char *name) {
+    int rc = ipc_mq_name_check(name);
+    if (rc < 0) return rc;
+    return mq_unlink(name) < 0 ? ipc__err() : 0;
+}
+
+/* An absolute CLOCK_REALTIME time for what is left of a monotonic deadline,
+   as mq_timed* want it; the epoch (long past) for a try. */
+static struct timespec ipc__realtime_at(int64_t deadline) {
+    struct timespec ts = {0, 0};
+    if (deadline != IPC_DEADLINE_TRY) {
+        int64_t left = deadline - ipc_now_ns(), at;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
+        ts.tv_sec = (time_t)(at / 1000000000);
+        ts.tv_nsec = (long)(at % 1000000000);
+    }
+    return ts;
+}
+
+/* One loop for both directions. mq_timed*'s ETIMEDOUT is trusted only once
+   the monotonic deadline agrees (the realtime clock may have been stepped);
+   a non-blocking descriptor's EAGAIN waits in poll, which Linux allows on
+   a queue descriptor. */
+static ssize_t ipc__mq_op(ipc_mq *q, int is_send, void *buf, size_t n, unsigned *prio, int64_t deadline) {
+    for (;;) {
+        struct timespec at = ipc__realtime_at(deadline);
+        ssize_t r;
+        int rc;
+        if (is_send)
+            r = deadline == IPC_DEADLINE_NEVER ? mq_send((mqd_t)q->fd, (const char *)buf, n, *prio)
+                                               : mq_timedsend((mqd_t)q->fd, (const char *)buf, n, *prio, &at);
+        else
+            r = deadline == IPC_DEADLINE_NEVER ? mq_receive((mqd_t)q->fd, (char *)buf, n, prio)
+                                               : mq_timedreceive((mqd_t)q->fd, (char *)buf, n, prio, &at);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == ETIMEDOUT) {
+            if (deadline == IPC_DEADLINE_TRY || ipc_now_ns() >= deadline) return ipc_deadline_error(deadline);
+            continue;
+        }
+        if (errno == EAGAIN) {
+            if ((rc = ipc_wait_fd(q->fd, is_send ? POLLOUT : POLLIN, deadline)) < 0) return rc;
+            continue;
+        }
+        return ipc__err();
+    }
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_send(ipc_mq *q, const void *data, size_t n, unsigned prio, int timeout_ms) {
+    if ((long)n > q->msgsize) return -EMSGSIZE; /* what the kernel says too, without a system call */
+    return (int)ipc__mq_op(q, 1, (void *)(uintptr_t)data, n, &prio, ipc_deadline(timeout_ms));
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_mq_recv(ipc_mq *q, void *buf, size_t cap, unsigned *prio, int timeout_ms) {
+    unsigned p = 0;
+    ssize_t n;
+    if (cap < (size_t)q->msgsize) return -EMSGSIZE;
+    n = ipc__mq_op(q, 0, buf, cap, &p, ipc_deadline(timeout_ms));
+    if (n >= 0 && prio) *prio = p;
+    return n;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_stat(const ipc_mq *q, ipc_mq_info *info) {
+    struct mq_attr a;
+    if (mq_getattr((mqd_t)q->fd, &a) < 0) return ipc__err();
+    info->maxmsg = a.mq_maxmsg;
+    info->msgsize = a.mq_msgsize;
+    info->curmsgs = a.mq_curmsgs;
+    info->nonblock = (a.mq_flags & O_NONBLOCK) != 0;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_set_nonblock(ipc_mq *q, int on) {
+    struct mq_attr a;
+    memset(&a, 0, sizeof a);
+    a.mq_flags = on ? O_NONBLOCK : 0; /* mq_setattr changes mq_flags only */
+    return mq_setattr((mqd_t)q->fd, &a, NULL) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_notify_signal(ipc_mq *q, int signo, void *arg) {
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = signo;
+    ev.sigev_value.sival_ptr = arg;
+    return mq_notify((mqd_t)q->fd, &ev) < 0 ? ipc__err() : 0;
+}
+
+/* SIGEV_THREAD calls fn(union sigval): this trampoline turns it into the
+   plain fn(arg) the handle holds. */
+static void ipc__mq_notify_trampoline(union sigval v) {
+    ipc_mq *q = (ipc_mq *)v.sival_ptr;
+    q->notify_fn(q->notify_arg);
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_notify_thread(ipc_mq *q, void (*fn)(void *arg), void *arg) {
+    struct sigevent ev;
+    IPC_ASSERT(fn != NULL);
+    q->notify_fn = fn;
+    q->notify_arg = arg;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = ipc__mq_notify_trampoline;
+    ev.sigev_value.sival_ptr = q;
+    return mq_notify((mqd_t)q->fd, &ev) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_mq_notify_cancel(ipc_mq *q) {
+    return mq_notify((mqd_t)q->fd, NULL) < 0 ? ipc__err() : 0;
 }
 
 #endif /* IPC_IMPLEMENTATION_DONE */
