@@ -18,8 +18,13 @@
        2. robust I/O         write_all / writev_all / read_full with
                              timeouts, framed send/recv, a buffered framed
                              reader, a non-blocking sender with a bounded queue
-       3.-6.                 mechanisms, shared-memory ring, channels and
-                             monitoring: not in this version yet
+       3. mechanisms         open flags (IPC_O_*), then one section each:
+          3c.                System V message queues
+          3d.                POSIX message queues
+                             (3a pipes, 3b FIFOs, 3e Unix sockets and 3f shared
+                             memory are still to come)
+       4.-6.                 shared-memory ring, channels and monitoring:
+                             not in this version yet
 
    QUICK START: a parent and a child exchange framed messages over a pipe.
    (make test extracts this block, compiles it and runs it.)
@@ -124,6 +129,22 @@
        read(header) + read(body)  ipc_recv_frame
        read(64 KiB) + decode      ipc_reader_next
        non-blocking queue + poll  ipc_sender_send / ipc_sender_flush
+       ftok                       ipc_sysv_key
+       msgget                     ipc_sysv_open
+       msgsnd / msgrcv            ipc_sysv_send / ipc_sysv_recv (+ timeouts)
+       msgrcv(MSG_COPY)           ipc_sysv_peek
+       msgctl STAT / SET / RMID   ipc_sysv_stat / set_max_bytes / remove
+       mq_open / close / unlink   ipc_mq_open / ipc_mq_close / ipc_mq_unlink
+       mq_timedsend / receive     ipc_mq_send / ipc_mq_recv (monotonic)
+       mq_getattr / mq_setattr    ipc_mq_stat / ipc_mq_set_nonblock
+       mq_notify                  ipc_mq_notify_signal / _thread / _cancel
+       /proc/sys/fs/mqueue/*      ipc_mq_limits_read
+
+   KERNEL LIMITS THAT BITE
+       POSIX MQ: 10 messages of 8 KiB (fs.mqueue.msg_max, msgsize_max) for
+       any process without CAP_SYS_RESOURCE -- root included in containers;
+       256 queues (queues_max). System V: a message of 8 KiB (kernel.msgmax),
+       16 KiB a queue (kernel.msgmnb). Each is a named error code.
 */
 #ifndef IPC_H
 #define IPC_H
@@ -432,10 +453,11 @@ enum {
 IPC_DEF int ipc_sysv_key(const char *path, int proj_id, key_t *key);
 
 /* msgget(2): the queue of key (IPC_PRIVATE from <sys/ipc.h>: a new one),
-   created with IPC_O_CREATE (and IPC_O_EXCL), mode 0 meaning 0600. Opening
-   an existing queue checks nothing more than msgget does: the kernel's mode
-   bits. Returns the queue id (>= 0) or -ENOENT, -EEXIST, -EACCES,
-   IPC_EMSGMNI, -errno. */
+   created with IPC_O_CREATE (and IPC_O_EXCL), mode 0 meaning 0600 (System V
+   ignores the umask). An existing queue must be owned or created by the
+   caller and have no permission bits beyond mode, else -EACCES: a queue
+   planted under a guessable key is refused. Returns the queue id (>= 0) or
+   -ENOENT, -EEXIST, -EACCES, IPC_EMSGMNI, -errno. */
 IPC_DEF int ipc_sysv_open(key_t key, int flags, unsigned mode);
 
 /* msgsnd(2), with the msgsz convention handled: pass the payload alone and
@@ -1701,11 +1723,22 @@ IPC_DEF IPC__UNUSED int ipc_sysv_key(const char *path, int proj_id, key_t *key) 
 }
 
 IPC_DEF IPC__UNUSED int ipc_sysv_open(key_t key, int flags, unsigned mode) {
-    int id, f = (int)((mode ? mode : IPC_MODE_DEFAULT) & 0777);
-    if (flags & IPC_O_CREATE) f |= IPC_CREAT;
-    if (flags & IPC_O_EXCL) f |= IPC_EXCL;
-    if ((id = msgget(key, f)) >= 0) return id;
-    return errno == ENOSPC ? IPC_EMSGMNI : ipc__err();
+    unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    struct msqid_ds ds;
+    int id;
+    /* Create exclusively first: then we know whether the queue is ours. */
+    if (flags & IPC_O_CREATE) {
+        if ((id = msgget(key, (int)m | IPC_CREAT | IPC_EXCL)) >= 0) return id;
+        if (errno != EEXIST || (flags & IPC_O_EXCL)) return errno == ENOSPC ? IPC_EMSGMNI : ipc__err();
+    }
+    if ((id = msgget(key, 0)) < 0) return ipc__err();
+    /* An existing queue must be ours (we own or created it) and no more open
+       than asked: one planted under a guessable key by another user is
+       refused, as ipc_mq_open refuses a planted name. */
+    if (msgctl(id, IPC_STAT, &ds) < 0) return ipc__err();
+    if ((ds.msg_perm.uid != geteuid() && ds.msg_perm.cuid != geteuid()) || (ds.msg_perm.mode & 0777 & ~m))
+        return -EACCES;
+    return id;
 }
 
 /* Turns msgsnd's EINVAL for a long message into the limit's own code. */
