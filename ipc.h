@@ -138,7 +138,7 @@
        mq_timedsend / receive     ipc_mq_send / ipc_mq_recv (monotonic)
        mq_getattr / mq_setattr    ipc_mq_stat / ipc_mq_set_nonblock
        mq_notify                  ipc_mq_notify_signal / _thread / _cancel
-       /proc/sys/fs/mqueue/*      ipc_mq_limits_read
+       read /proc/sys/fs/mqueue   ipc_mq_limits_read
 
    KERNEL LIMITS THAT BITE
        POSIX MQ: 10 messages of 8 KiB (fs.mqueue.msg_max, msgsize_max) for
