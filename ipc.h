@@ -463,8 +463,9 @@ IPC_DEF int ipc_sysv_open(key_t key, int flags, unsigned mode);
 /* msgsnd(2), with the msgsz convention handled: pass the payload alone and
    its type (> 0). Waits up to timeout_ms while the queue is full (its
    msg_qbytes). Returns 0, -EAGAIN, -ETIMEDOUT, -EIDRM, -EINVAL (type < 1),
-   IPC_EMSGMAX (n over kernel.msgmax), -errno. Payloads up to 8 KiB go
-   through a stack buffer, longer ones through one IPC_MALLOC. */
+   IPC_EMSGMAX (n over kernel.msgmax, found before any allocation), -errno.
+   Payloads up to 8 KiB go through a stack buffer, longer ones through one
+   IPC_MALLOC of n + sizeof(long). */
 IPC_DEF int ipc_sysv_send(int qid, long type, const void *data, size_t n, int timeout_ms);
 
 /* Receive flags. */
@@ -479,7 +480,8 @@ enum {
    with IPC_SYSV_EXCEPT, of any other); < 0: the first of the lowest type
    <= -select. The payload goes to buf (cap bytes), its type to *type (may be
    NULL). Returns the payload length, or -E2BIG, -EAGAIN, -ETIMEDOUT, -EIDRM,
-   -errno. */
+   -ENOMEM, -errno. A cap over 8 KiB costs one IPC_MALLOC of at most
+   kernel.msgmax + sizeof(long) bytes (no message is longer). */
 IPC_DEF ssize_t ipc_sysv_recv(int qid, long select, int flags, long *type, void *buf, size_t cap, int timeout_ms);
 
 /* MSG_COPY: a copy of the message at index (0 = the oldest), left queued.
@@ -1778,9 +1780,12 @@ IPC_DEF IPC__UNUSED int ipc_sysv_send(int qid, long type, const void *data, size
     ipc__sysv_buf stack;
     char *msg = stack.raw;
     ssize_t rc;
+    long msgmax;
     if (type < 1) return -EINVAL;
-    if (n > sizeof stack.raw - sizeof(long) && !(msg = (char *)ipc__malloc(ipc__add(n, sizeof(long)))))
-        return -ENOMEM;
+    if (n > sizeof stack.raw - sizeof(long)) { /* over 8 KiB: allowed at all? then allocate */
+        if (ipc__read_long("/proc/sys/kernel/msgmax", &msgmax) == 0 && n > (size_t)msgmax) return IPC_EMSGMAX;
+        if (!(msg = (char *)ipc__malloc(ipc__add(n, sizeof(long))))) return -ENOMEM;
+    }
     memcpy(msg, &type, sizeof type);
     if (n) memcpy(msg + sizeof(long), data, n);
     rc = ipc__sysv_op(1, qid, msg, n, 0, 0, ipc_deadline(timeout_ms));
@@ -1793,6 +1798,12 @@ static ssize_t ipc__sysv_recv(int qid, long select, int flags, long *type, void 
     ipc__sysv_buf stack;
     char *msg = stack.raw;
     ssize_t n;
+    long msgmax;
+    /* No message is longer than kernel.msgmax: a bigger buffer needs no
+       bigger allocation. */
+    if (cap > sizeof stack.raw - sizeof(long) && ipc__read_long("/proc/sys/kernel/msgmax", &msgmax) == 0 &&
+        cap > (size_t)msgmax)
+        cap = msgmax > (long)(sizeof stack.raw - sizeof(long)) ? (size_t)msgmax : sizeof stack.raw - sizeof(long);
     if (cap > sizeof stack.raw - sizeof(long) && !(msg = (char *)ipc__malloc(ipc__add(cap, sizeof(long)))))
         return -ENOMEM;
     n = ipc__sysv_op(0, qid, msg, cap, select, flags, deadline);
@@ -1892,7 +1903,7 @@ IPC_DEF IPC__UNUSED int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsi
     struct mq_attr attr, *ap = NULL;
     struct stat st;
     unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
-    int of = O_CLOEXEC, rc;
+    int of = O_CLOEXEC, rc, created = 0;
     mqd_t d;
     memset(q, 0, sizeof *q);
     q->fd = -1;
@@ -1900,8 +1911,6 @@ IPC_DEF IPC__UNUSED int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsi
     if (maxmsg < 0 || msgsize < 0 || (flags & IPC_O_RDONLY && flags & IPC_O_WRONLY)) return -EINVAL;
     of |= flags & IPC_O_RDONLY ? O_RDONLY : flags & IPC_O_WRONLY ? O_WRONLY : O_RDWR;
     if (flags & IPC_O_NONBLOCK) of |= O_NONBLOCK;
-    if (flags & IPC_O_CREATE) of |= O_CREAT;
-    if (flags & IPC_O_EXCL) of |= O_EXCL;
     if (maxmsg || msgsize) { /* one given: the other from the system default */
         ipc_mq_limits lim;
         if ((rc = ipc_mq_limits_read(&lim)) < 0) return rc;
@@ -1910,16 +1919,29 @@ IPC_DEF IPC__UNUSED int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsi
         attr.mq_msgsize = msgsize ? msgsize : lim.msgsize_default;
         ap = &attr;
     }
-    if ((d = mq_open(name, of, (mode_t)m, ap)) == (mqd_t)-1) return ipc__mq_open_error(ipc__err(), ap);
+    /* Create exclusively first: then we know whether this call made the
+       queue, and only such a queue gets its mode set. */
+    for (;;) {
+        if (flags & IPC_O_CREATE) {
+            if ((d = mq_open(name, of | O_CREAT | O_EXCL, (mode_t)m, ap)) != (mqd_t)-1) {
+                created = 1;
+                break;
+            }
+            if (errno != EEXIST || (flags & IPC_O_EXCL)) return ipc__mq_open_error(ipc__err(), ap);
+        }
+        if ((d = mq_open(name, of)) != (mqd_t)-1) break;
+        if (errno != ENOENT || !(flags & IPC_O_CREATE)) return ipc__err();
+        /* unlinked between the two calls: create it after all */
+    }
     q->fd = (int)d;
     /* Whoever made it, it must be ours and no more open than asked: a queue
-       planted under this name by another user is refused. A queue we just
-       made gets the exact mode (mq_open applies the umask). */
+       planted under this name by another user is refused. A queue this call
+       made gets the exact mode (mq_open applied the umask). */
     if (fstat(q->fd, &st) < 0) {
         rc = ipc__err();
     } else if (st.st_uid != geteuid() || (st.st_mode & 0777 & ~m)) {
         rc = -EACCES;
-    } else if ((st.st_mode & 0777) != m && fchmod(q->fd, (mode_t)m) < 0) {
+    } else if (created && (st.st_mode & 0777) != m && fchmod(q->fd, (mode_t)m) < 0) {
         rc = ipc__err();
     } else {
         ipc_mq_info info;
@@ -1951,7 +1973,7 @@ IPC_DEF IPC__UNUSED int ipc_mq_unlink(const char *name) {
    as mq_timed* want it; the epoch (long past) for a try. */
 static struct timespec ipc__realtime_at(int64_t deadline) {
     struct timespec ts = {0, 0};
-    if (deadline != IPC_DEADLINE_TRY) {
+    if (deadline != IPC_DEADLINE_TRY && deadline != IPC_DEADLINE_NEVER) { /* NEVER: mq_send, no time */
         int64_t left = deadline - ipc_now_ns(), at;
         clock_gettime(CLOCK_REALTIME, &ts);
         at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (left > 0 ? left : 0);
@@ -1991,7 +2013,8 @@ static ssize_t ipc__mq_op(ipc_mq *q, int is_send, void *buf, size_t n, unsigned 
 }
 
 IPC_DEF IPC__UNUSED int ipc_mq_send(ipc_mq *q, const void *data, size_t n, unsigned prio, int timeout_ms) {
-    if ((long)n > q->msgsize) return -EMSGSIZE; /* what the kernel says too, without a system call */
+    if (n > (size_t)q->msgsize) return -EMSGSIZE; /* what the kernel says too, without a system call */
+    if (!data) data = ""; /* an empty message needs no buffer, but mq_send's is declared nonnull */
     return (int)ipc__mq_op(q, 1, (void *)(uintptr_t)data, n, &prio, ipc_deadline(timeout_ms));
 }
 
