@@ -56,7 +56,7 @@ $(B)/asan/unit: $(TESTS) tests/impl.c tests/helpers.h ipc.h | deps
 	$(CLANG) $(UNIT_CFLAGS) $(SAN) -o $@ $(TESTS) tests/impl.c -lcriterion -pthread
 
 # ---- examples and benchmarks ------------------------------------------------
-$(B)/examples/%: examples/%.c ipc.h
+$(B)/examples/%: examples/%.c ipc.h $(wildcard examples/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 $(WARN) -I. -o $@ $< -pthread
 $(B)/bench/%: bench/%.c ipc.h

@@ -523,8 +523,8 @@ typedef struct ipc_mq {
     void *notify_arg;
 } ipc_mq;
 
-/* A name for mq_open or shm_open: one leading '/', no other, 1 to
-   NAME_MAX - 1 characters after it. Returns 0, -EINVAL or -ENAMETOOLONG. */
+/* A name for mq_open or shm_open: one leading '/', no other, 1 to NAME_MAX
+   (255) characters after it. Returns 0, -EINVAL or -ENAMETOOLONG. */
 IPC_DEF int ipc_mq_name_check(const char *name);
 
 /* mq_open(3). flags: IPC_O_CREATE, IPC_O_EXCL, IPC_O_RDONLY / IPC_O_WRONLY,
@@ -1868,7 +1868,7 @@ IPC_DEF IPC__UNUSED int ipc_mq_name_check(const char *name) {
     size_t len;
     if (!name || name[0] != '/' || name[1] == 0 || strchr(name + 1, '/')) return -EINVAL;
     len = strlen(name + 1);
-    if (len > NAME_MAX - 1) return -ENAMETOOLONG; /* the kernel's limit, NAME_MAX with the NUL */
+    if (len > NAME_MAX) return -ENAMETOOLONG; /* a file name's limit: NAME_MAX, the NUL not counted */
     return 0;
 }
 

@@ -124,7 +124,7 @@ static void sleep_ms(int ms) {
 /* ==== what each test creates, removed by its .fini ======================== */
 
 enum { REG_MAX = 64 };
-static char reg_name[REG_MAX][NAME_MAX + 2]; /* POSIX queue names */
+static char reg_name[REG_MAX][NAME_MAX + 3]; /* POSIX queue names */
 static int reg_names;
 static int reg_id[REG_MAX]; /* System V queue ids (-1: already removed) */
 static int reg_ids;
@@ -512,13 +512,13 @@ Test(mq_codes, limit_codes_name_their_sysctl, .timeout = 20) {
 
 /* ==== 3d. POSIX queue names =============================================== */
 
-MQ_TEST(mq_name, check_accepts_one_leading_slash_and_1_to_254_chars) {
+MQ_TEST(mq_name, check_accepts_one_leading_slash_and_1_to_255_chars) {
     char name[NAME_MAX + 2];
     EQ(ipc_mq_name_check("/a"), 0);
     EQ(ipc_mq_name_check("/ipc-test.1_x"), 0);
     name[0] = '/';
-    memset(name + 1, 'n', NAME_MAX - 1);
-    name[NAME_MAX] = 0; /* 254 characters after the slash */
+    memset(name + 1, 'n', NAME_MAX);
+    name[NAME_MAX + 1] = 0; /* 255 characters after the slash: NAME_MAX, the NUL not counted */
     EQ(ipc_mq_name_check(name), 0);
 }
 
@@ -530,11 +530,11 @@ MQ_TEST(mq_name, check_refuses_no_slash_inner_slash_lone_slash_empty_and_null_wi
     EQ(ipc_mq_name_check(NULL), -EINVAL);
 }
 
-MQ_TEST(mq_name, check_refuses_255_chars_and_more_with_enametoolong) {
+MQ_TEST(mq_name, check_refuses_256_chars_and_more_with_enametoolong) {
     char name[1024];
     name[0] = '/';
-    memset(name + 1, 'n', 255);
-    name[256] = 0;
+    memset(name + 1, 'n', 256);
+    name[257] = 0;
     EQ(ipc_mq_name_check(name), -ENAMETOOLONG);
     memset(name + 1, 'n', 1000);
     name[1001] = 0;
@@ -549,8 +549,8 @@ MQ_TEST(mq_name, open_and_unlink_refuse_bad_names_before_any_side_effect) {
     snprintf(noslash, sizeof noslash, "ipct-%d-noslash", (int)getpid());
     snprintf(inner, sizeof inner, "/ipct-%d/inner", (int)getpid());
     lng[0] = '/';
-    memset(lng + 1, 'z', 255);
-    lng[256] = 0;
+    memset(lng + 1, 'z', 256);
+    lng[257] = 0;
     {
         char with_slash[80];
         snprintf(with_slash, sizeof with_slash, "/%s", noslash);
@@ -575,14 +575,14 @@ MQ_TEST(mq_name, open_and_unlink_refuse_bad_names_before_any_side_effect) {
     FD_CHECK();
 }
 
-MQ_TEST(mq_name, name_of_254_chars_really_opens) {
+MQ_TEST(mq_name, name_of_255_chars_really_opens) {
     char name[NAME_MAX + 2];
     const char *n;
     ipc_mq q;
     int len = snprintf(name, sizeof name, "/ipct-%d-", (int)getpid());
-    memset(name + len, 'L', (size_t)(NAME_MAX - len));
-    name[NAME_MAX] = 0;
-    cr_assert(strlen(name) == 1 + 254);
+    memset(name + len, 'L', (size_t)(NAME_MAX + 1 - len));
+    name[NAME_MAX + 1] = 0;
+    cr_assert(strlen(name) == 1 + 255);
     n = reg_mq(name);
     EQ(ipc_mq_open(&q, n, IPC_O_CREATE | IPC_O_EXCL, 0, 1, 16), 0);
     EQ(ipc_mq_close(&q), 0);
