@@ -89,4 +89,58 @@ static inline int fdset_leaked(const fdset_snap *before) {
     return -1;
 }
 
+/* ---- children (Criterion tests only) ---------------------------------------- */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* Sleeps ms milliseconds, through signals. */
+static inline void sleep_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* fork(); the child dies with the test and starts with no faults. */
+static inline pid_t fork_child(void) {
+    pid_t parent = getpid(), pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(99);
+        memset(&ipc_test, 0, sizeof ipc_test);
+    }
+    return pid;
+}
+/* Reaps pid within timeout_ms, killing it when the time runs out.
+   Returns the wait status, or -1 when it had to be killed. */
+static inline int wait_child(pid_t pid, int timeout_ms) {
+    int64_t end = ipc_now_ns() + (int64_t)timeout_ms * 1000000;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return st;
+        if (r < 0 && errno != EINTR) return -2;
+        if (ipc_now_ns() >= end) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+            }
+            return -1;
+        }
+        sleep_ms(2);
+    }
+}
+static inline void assert_child_ok(pid_t pid, int timeout_ms, const char *what) {
+    int st = wait_child(pid, timeout_ms);
+    cr_assert(st >= 0, "%s: the child did not finish within %d ms", what, timeout_ms);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the child %s %d", what,
+              WIFEXITED(st) ? "exited with status" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 #endif

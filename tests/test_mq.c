@@ -113,13 +113,6 @@ _Noreturn static void child_fail(int line, const char *what, int with_values, lo
 
 static int64_t elapsed_ms(int64_t t0_ns) { return (ipc_now_ns() - t0_ns) / 1000000; }
 
-static void sleep_ms(int ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 /* ==== what each test creates, removed by its .fini ======================== */
 
@@ -254,41 +247,6 @@ static long msgmnb(void) { return proc_long("/proc/sys/kernel/msgmnb"); }
 
 /* ==== children ============================================================ */
 
-/* fork(); the child dies with the test and starts with no faults. */
-static pid_t fork_child(void) {
-    pid_t parent = getpid(), pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(99);
-        memset(&ipc_test, 0, sizeof ipc_test);
-    }
-    return pid;
-}
-/* Reaps pid within timeout_ms, killing it when the time runs out.
-   Returns the wait status, or -1 when it had to be killed. */
-static int wait_child(pid_t pid, int timeout_ms) {
-    int64_t end = ipc_now_ns() + (int64_t)timeout_ms * 1000000;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return st;
-        if (r < 0 && errno != EINTR) return -2;
-        if (ipc_now_ns() >= end) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-            }
-            return -1;
-        }
-        sleep_ms(1);
-    }
-}
-static void child_ok(pid_t pid, int timeout_ms, const char *what) {
-    int st = wait_child(pid, timeout_ms);
-    cr_assert(st >= 0, "%s: the child did not finish within %d ms", what, timeout_ms);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the child %s %d", what,
-              WIFEXITED(st) ? "exited with status" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-}
 /* The exit status of a child that must exit (77 means "skip": the
    environment lacks something, e.g. unshare is refused). */
 static int child_status(pid_t pid, int timeout_ms, const char *what) {
@@ -765,7 +723,7 @@ MQ_TEST(mq_posix, open_past_rlimit_msgqueue_is_emfile_and_creates_nothing) {
         CHKEQ(ipc_mq_open(&q, name, IPC_O_CREATE | IPC_O_EXCL, 0, 0, 0), -EMFILE);
         _exit(0);
     }
-    child_ok(pid, 5000, "rlimit msgqueue");
+    assert_child_ok(pid, 5000, "rlimit msgqueue");
     cr_assert(mq_gone(name), "the refused open left a queue");
     FD_CHECK();
 }
@@ -796,7 +754,7 @@ MQ_TEST(mq_posix, open_with_no_free_descriptor_is_emfile_and_creates_nothing) {
         CHKEQ(ipc_mq_unlink(name), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "rlimit nofile");
+    assert_child_ok(pid, 5000, "rlimit nofile");
     cr_assert(mq_gone(name));
     FD_CHECK();
 }
@@ -922,7 +880,7 @@ MQ_TEST(mq_posix, priority_order_holds_across_processes) {
         CHKEQ(ipc_mq_close(&c), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     for (i = 0; prio_order[i]; i++) {
         char c = 0;
         unsigned prio = 0;
@@ -1081,7 +1039,7 @@ static void mq_send_waits_for_room(int timeout_ms) {
     }
     EQ(ipc_mq_send(&q, "Z", 1, 0, timeout_ms), 0);
     IN_MS(elapsed_ms(t0), 195, 4000);
-    child_ok(pid, 5000, "receiver");
+    assert_child_ok(pid, 5000, "receiver");
     for (i = 1; i < q.maxmsg; i++) {
         char id = (char)('a' + i);
         mq_expect(&q, &id, 1, 0);
@@ -1111,7 +1069,7 @@ MQ_TEST(mq_posix, blocked_recv_wakes_when_a_peer_sends) {
     IN_MS(elapsed_ms(t0), 95, 2500);
     cr_assert(memcmp(buf, "wake", 4) == 0);
     EQ(prio, 9);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     ipc_mq_close(&q);
     FD_CHECK();
 }
@@ -1160,7 +1118,7 @@ MQ_TEST(mq_posix, nonblocking_descriptor_still_honours_timeouts) {
     EQ(ipc_mq_recv(&q, buf, sizeof buf, NULL, -1), 1);
     IN_MS(elapsed_ms(t0), 145, 4000);
     EQ(buf[0], 'n');
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     EQ(ipc_mq_send(&q, "1", 1, 0, 0), 0); /* now full (maxmsg 1) */
     EQ(ipc_mq_send(&q, "2", 1, 0, 0), -EAGAIN);
     t0 = ipc_now_ns();
@@ -1189,7 +1147,7 @@ MQ_TEST(mq_posix, blocking_recv_survives_signals_without_sa_restart) {
     itimer_stop();
     cr_assert(memcmp(buf, "late", 4) == 0);
     cr_assert(alarm_count > 10, "only %d signals arrived", (int)alarm_count);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     ipc_mq_close(&q);
     FD_CHECK();
 }
@@ -1237,7 +1195,7 @@ MQ_TEST(mq_posix, nothing_lost_300_messages_across_processes_with_backpressure) 
         EQ(n, len);
         cr_assert(msg_check(buf, (size_t)n, seq), "message %u corrupt or out of order", seq);
     }
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     EQ(mq_depth(&q), 0);
     guarded_free(buf, (size_t)q.msgsize);
     ipc_mq_close(&q);
@@ -1269,7 +1227,7 @@ MQ_TEST(mq_posix, unlink_while_a_peer_waits_does_not_wake_it) {
     sleep_ms(100);
     EQ(ipc_mq_unlink(name), 0);
     cr_assert(mq_gone(name));
-    child_ok(pid, 5000, "waiter");
+    assert_child_ok(pid, 5000, "waiter");
     gate_close(&g);
     ipc_mq_close(&q);
     FD_CHECK();
@@ -1299,7 +1257,7 @@ MQ_TEST(mq_posix, unlinked_queue_lives_until_its_last_descriptor_closes) {
     cr_assert(mq_gone(name));
     mq_make(&fresh, name, 2, 16);
     EQ(ipc_mq_send(&q, "after", 5, 0, 1000), 0);
-    child_ok(pid, 5000, "waiter");
+    assert_child_ok(pid, 5000, "waiter");
     EQ(mq_depth(&fresh), 0);
     EQ(ipc_mq_send(&q, "still", 5, 0, 0), 0);
     EQ(mq_depth(&q), 1);
@@ -1331,7 +1289,7 @@ MQ_TEST(mq_posix, notify_signal_raises_signo_with_arg_when_a_message_arrives) {
     cr_assert(note_ptr == &note_marker, "si_value %p, expected %p", note_ptr, (void *)&note_marker);
     EQ(note_code, SI_MESGQ);
     EQ(note_pid, pid);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     mq_expect(&q, "n", 1, 0); /* the notification does not consume it */
     ipc_mq_close(&q);
     FD_CHECK();
@@ -1390,7 +1348,7 @@ MQ_TEST(mq_posix, notify_second_registration_is_ebusy_in_any_process) {
         CHKEQ(ipc_mq_notify_cancel(&c), 0); /* not the owner: changes nothing */
         _exit(0);
     }
-    child_ok(pid, 5000, "second registrant");
+    assert_child_ok(pid, 5000, "second registrant");
     EQ(ipc_mq_notify_signal(&q, SIGUSR1, NULL), -EBUSY); /* the child's cancel did not remove ours */
     EQ(ipc_mq_notify_cancel(&q), 0);
     pid = fork_child();
@@ -1400,7 +1358,7 @@ MQ_TEST(mq_posix, notify_second_registration_is_ebusy_in_any_process) {
         CHKEQ(ipc_mq_notify_signal(&c, SIGUSR2, NULL), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "registrant after cancel");
+    assert_child_ok(pid, 5000, "registrant after cancel");
     ipc_mq_close(&q);
     FD_CHECK();
 }
@@ -1440,7 +1398,7 @@ MQ_TEST(mq_posix, notify_thread_runs_fn_with_arg_in_another_thread) {
     while (sem_trywait(&t.sem) < 0 && elapsed_ms(t0) < 5000) sleep_ms(1);
     EQ(__atomic_load_n(&t.calls, __ATOMIC_SEQ_CST), 1);
     cr_assert(!pthread_equal(t.who, pthread_self()), "fn ran on the test's own thread");
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     mq_expect(&q, "t", 1, 0);
     EQ(ipc_mq_send(&q, "u", 1, 0, 0), 0); /* one-shot: no second call */
     sleep_ms(200);
@@ -1492,7 +1450,7 @@ MQ_TEST(mq_posix, poll_wakes_when_a_peer_sends) {
     IN_MS(elapsed_ms(t0), 95, 4000);
     EQ(p.revents, POLLIN);
     mq_expect(&q, "p", 1, 0);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     ipc_mq_close(&q);
     FD_CHECK();
 }
@@ -1606,7 +1564,7 @@ MQ_TEST(mq_posix, another_uid_gets_eacces_and_cannot_unlink) {
         }
         _exit(0);
     }
-    child_ok(pid, 5000, "uid 65534");
+    assert_child_ok(pid, 5000, "uid 65534");
     cr_assert(!mq_gone(name), "another uid removed the queue");
     EQ(fd_mode(q.fd), 0600);
     ipc_mq_close(&q);
@@ -1628,7 +1586,7 @@ MQ_TEST(mq_posix, queue_planted_by_another_uid_is_refused) {
         CHKEQ(ipc_mq_send(&c, "planted", 7, 0, 0), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "planter");
+    assert_child_ok(pid, 5000, "planter");
     q.fd = 12345;
     EQ(ipc_mq_open(&q, name, IPC_O_CREATE, 0, 0, 0), -EACCES);
     EQ(q.fd, -1);
@@ -1745,7 +1703,7 @@ MQ_TEST(mq_sysv, ftok_key_lets_two_processes_meet) {
         CHKEQ(ipc_sysv_send(q, 3, "met", 3, 1000), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "ftok peer");
+    assert_child_ok(pid, 5000, "ftok peer");
     unlink(path);
     sysv_expect(id, 0, 0, 3, "met");
 }
@@ -1791,7 +1749,7 @@ MQ_TEST(mq_sysv, another_uid_gets_eacces) {
         CHKEQ(ipc_sysv_remove(id), -EPERM);
         _exit(0);
     }
-    child_ok(pid, 5000, "uid 65534");
+    assert_child_ok(pid, 5000, "uid 65534");
     EQ(sysv_info(id).messages, 1);
     EQ(sysv_info(id).max_bytes, msgmnb());
     sysv_expect(id, 0, 0, 1, "mine");
@@ -2014,7 +1972,7 @@ MQ_TEST(mq_sysv, workers_in_children_take_only_their_own_types) {
             int len = snprintf(job, sizeof job, "job %d.%d", w + 1, i);
             EQ(ipc_sysv_send(id, w + 1, job, (size_t)len, 5000), 0);
         }
-    for (w = 0; w < WORKERS; w++) child_ok(pid[w], 10000, "worker");
+    for (w = 0; w < WORKERS; w++) assert_child_ok(pid[w], 10000, "worker");
     EQ(sysv_info(id).messages, 0);
 }
 
@@ -2131,7 +2089,7 @@ MQ_TEST(mq_sysv, stat_reports_depth_bytes_capacity_pids_owner_and_times) {
         CHKEQ(ipc_sysv_send(id, 1, "0123456789", 10, 1000), 0);
         _exit(0);
     }
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     info = sysv_info(id);
     EQ(info.messages, 1);
     EQ(info.bytes, 10);
@@ -2214,7 +2172,7 @@ static void sysv_send_waits_for_room(int timeout_ms) {
     }
     EQ(ipc_sysv_send(id, 77, "room", 4, timeout_ms), 0);
     IN_MS(elapsed_ms(t0), 195, 4000);
-    child_ok(pid, 5000, "receiver");
+    assert_child_ok(pid, 5000, "receiver");
     EQ(sysv_info(id).messages, first);
     EQ(ipc_sysv_recv(id, 77, 0, &type, buf, (size_t)msgmax(), 0), 4);
     cr_assert(memcmp(buf, "room", 4) == 0);
@@ -2252,7 +2210,7 @@ MQ_TEST(mq_sysv, message_sent_while_a_receiver_waits_2000_ms_arrives_well_before
     IN_MS(ms, 100, 1000);
     EQ(type, 12);
     cr_assert(memcmp(buf, "soon", 4) == 0);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
 }
 
 static int64_t thread_cpu_ms(void) {
@@ -2291,7 +2249,7 @@ MQ_TEST(mq_sysv, blocking_recv_survives_signals_without_sa_restart) {
     itimer_stop();
     cr_assert(memcmp(buf, "late", 4) == 0);
     cr_assert(alarm_count > 10, "only %d signals arrived", (int)alarm_count);
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
 }
 
 MQ_TEST(mq_sysv, timed_recv_under_signals_still_times_out_in_time) {
@@ -2332,7 +2290,7 @@ MQ_TEST(mq_sysv, nothing_lost_300_messages_across_processes_with_backpressure) {
         EQ(type, 1 + seq % 3);
         cr_assert(msg_check(buf, (size_t)n, seq), "message %u corrupt or out of order", seq);
     }
-    child_ok(pid, 5000, "sender");
+    assert_child_ok(pid, 5000, "sender");
     EQ(sysv_info(id).messages, 0);
     guarded_free(buf, max);
 }
@@ -2363,8 +2321,8 @@ MQ_TEST(mq_sysv, remove_wakes_blocked_receivers_with_eidrm) {
     gate_wait(&g, 2);
     sleep_ms(200);
     sysv_rm(id);
-    child_ok(pid[0], 5000, "receiver waiting forever");
-    child_ok(pid[1], 5000, "receiver with a timeout");
+    assert_child_ok(pid[0], 5000, "receiver waiting forever");
+    assert_child_ok(pid[1], 5000, "receiver with a timeout");
     gate_close(&g);
     FD_CHECK();
 }
@@ -2391,8 +2349,8 @@ MQ_TEST(mq_sysv, remove_wakes_blocked_senders_with_eidrm) {
     gate_wait(&g, 2);
     sleep_ms(200);
     sysv_rm(id);
-    child_ok(pid[0], 5000, "sender waiting forever");
-    child_ok(pid[1], 5000, "sender with a timeout");
+    assert_child_ok(pid[0], 5000, "sender waiting forever");
+    assert_child_ok(pid[1], 5000, "sender with a timeout");
     gate_close(&g);
     FD_CHECK();
 }
