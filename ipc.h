@@ -23,8 +23,10 @@
           3d.                POSIX message queues
                              (3a pipes, 3b FIFOs, 3e Unix sockets and 3f shared
                              memory are still to come)
-       4.-6.                 shared-memory ring, channels and monitoring:
-                             not in this version yet
+       4.-5.                 shared-memory ring and channels: not in this
+                             version yet
+       6. monitoring         scans of live IPC objects (System V, POSIX MQ and
+                             shm, unix sockets, one process's fds and maps)
 
    QUICK START: a parent and a child exchange framed messages over a pipe.
    (make test extracts this block, compiles it and runs it.)
@@ -139,6 +141,10 @@
        mq_getattr / mq_setattr    ipc_mq_stat / ipc_mq_set_nonblock
        mq_notify                  ipc_mq_notify_signal / _thread / _cancel
        read /proc/sys/fs/mqueue   ipc_mq_limits_read
+       ipcs / /proc/sysvipc       ipc_scan_sysv
+       ls /dev/mqueue, /dev/shm   ipc_scan_posix_mq, ipc_scan_posix_shm
+       ss -x / /proc/net/unix     ipc_scan_unix_sockets
+       ls -l /proc/PID/fd, maps   ipc_scan_process
 
    KERNEL LIMITS THAT BITE
        POSIX MQ: 10 messages of 8 KiB (fs.mqueue.msg_max, msgsize_max) for
@@ -574,6 +580,65 @@ typedef struct ipc_mq_limits {
 } ipc_mq_limits;
 IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
 
+/* ==== 6. monitoring ======================================================= */
+/* What ipcs, ls /dev/mqueue, ls /dev/shm, ss -x and a walk of /proc/PID/fd
+   and /proc/PID/maps show, as one kind of plain record. Each scan calls
+   fn(obj, arg) once per object; fn returns non-zero to stop the scan, which
+   then returns that value. Scans allocate nothing (fixed buffers: a line
+   longer than 4 KiB is skipped) and skip, counting in *skipped (may be
+   NULL), whatever cannot be read: a file that vanished, a process that
+   exited, a permission denied. Nothing is mounted: a scan of /dev/mqueue
+   where it is not mounted answers -ENOENT. */
+typedef enum ipc_kind {
+    IPC_KIND_SYSV_MSG = 1, /* System V message queue (/proc/sysvipc/msg) */
+    IPC_KIND_SYSV_SHM,     /* System V shared memory segment */
+    IPC_KIND_SYSV_SEM,     /* System V semaphore set */
+    IPC_KIND_POSIX_MQ,     /* POSIX message queue (/dev/mqueue) */
+    IPC_KIND_POSIX_SHM,    /* POSIX shared memory object (/dev/shm) */
+    IPC_KIND_UNIX_SOCKET,  /* AF_UNIX socket (/proc/net/unix) */
+    IPC_KIND_PIPE,         /* process scans: an anonymous pipe end */
+    IPC_KIND_FIFO,         /* process scans: a named pipe */
+    IPC_KIND_SOCKET,       /* process scans: a socket (see its inode in a unix scan) */
+    IPC_KIND_MEMFD         /* process scans: a memfd, open or mapped */
+} ipc_kind;
+
+typedef struct ipc_object {
+    ipc_kind kind;
+    char name[288];        /* "/name", a path, "@abstract", "pipe:[inode]"; "" if none */
+    int key;               /* System V key (0: IPC_PRIVATE) */
+    int id;                /* System V id, else -1 */
+    uid_t uid;
+    gid_t gid;
+    unsigned mode;         /* permission bits */
+    int64_t bytes;         /* queued bytes, segment or object size; -1 unknown */
+    int64_t count;         /* messages, attaches, semaphores; -1 unknown */
+    int64_t capacity;      /* POSIX MQ maxmsg, System V msg_qbytes; -1 unknown */
+    pid_t pid[2];          /* msg: last send, last receive; shm: creator, last */
+    unsigned long inode;
+    int sock_type;         /* unix sockets: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+    int sock_state;        /* 1 free, 2 unconnected, 3 connecting, 4 connected */
+    int listening;         /* unix sockets: __SO_ACCEPTCON in Flags */
+    pid_t holder;          /* process scans: the process */
+    int fd;                /* process scans: its descriptor, -1 for a mapping */
+} ipc_object;
+typedef int (*ipc_object_fn)(const ipc_object *obj, void *arg);
+
+IPC_DEF int ipc_scan_sysv(ipc_object_fn fn, void *arg, unsigned *skipped);
+IPC_DEF int ipc_scan_posix_mq(ipc_object_fn fn, void *arg, unsigned *skipped);
+IPC_DEF int ipc_scan_posix_shm(ipc_object_fn fn, void *arg, unsigned *skipped);
+IPC_DEF int ipc_scan_unix_sockets(ipc_object_fn fn, void *arg, unsigned *skipped);
+/* One process's pipes, FIFOs, sockets, queues and shared memory, open
+   (/proc/PID/fd) or mapped (/proc/PID/maps). -ESRCH for no such process. */
+IPC_DEF int ipc_scan_process(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipped);
+
+/* The parsers behind the scans, for tests and fuzzing. ipc_parse_sysvipc
+   reads one data line of a /proc/sysvipc table, columns named by its header
+   line; ipc_parse_net_unix one data line of /proc/net/unix. Both return 0,
+   or IPC_EFRAME for a line they cannot read (obj is then unspecified). */
+IPC_DEF int ipc_parse_sysvipc(ipc_kind kind, const char *header, const char *line, ipc_object *obj);
+IPC_DEF int ipc_parse_net_unix(const char *line, ipc_object *obj);
+IPC_DEF const char *ipc_kind_name(ipc_kind kind);
+
 #ifdef __cplusplus
 }
 #endif
@@ -600,11 +665,14 @@ IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <dirent.h>
 #include <mqueue.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2074,6 +2142,399 @@ IPC_DEF IPC__UNUSED int ipc_mq_notify_thread(ipc_mq *q, void (*fn)(void *arg), v
 
 IPC_DEF IPC__UNUSED int ipc_mq_notify_cancel(ipc_mq *q) {
     return mq_notify((mqd_t)q->fd, NULL) < 0 ? ipc__err() : 0;
+}
+
+/* ==== 6. monitoring ======================================================= */
+
+IPC_DEF IPC__UNUSED const char *ipc_kind_name(ipc_kind kind) {
+    switch (kind) {
+    case IPC_KIND_SYSV_MSG: return "sysv-msg";
+    case IPC_KIND_SYSV_SHM: return "sysv-shm";
+    case IPC_KIND_SYSV_SEM: return "sysv-sem";
+    case IPC_KIND_POSIX_MQ: return "posix-mq";
+    case IPC_KIND_POSIX_SHM: return "posix-shm";
+    case IPC_KIND_UNIX_SOCKET: return "unix";
+    case IPC_KIND_PIPE: return "pipe";
+    case IPC_KIND_FIFO: return "fifo";
+    case IPC_KIND_SOCKET: return "socket";
+    case IPC_KIND_MEMFD: return "memfd";
+    }
+    return "?";
+}
+
+static void ipc__object_init(ipc_object *o, ipc_kind kind) {
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->id = -1;
+    o->bytes = o->count = o->capacity = -1;
+    o->fd = -1;
+}
+
+/* Copies at most the name field's size, always terminated. */
+static void ipc__object_name(ipc_object *o, const char *s) {
+    size_t n = strlen(s);
+    if (n >= sizeof o->name) n = sizeof o->name - 1;
+    memcpy(o->name, s, n);
+    o->name[n] = 0;
+}
+
+/* The next whitespace-separated field of *p, NUL-terminated in place;
+   NULL when the line has no more. */
+static char *ipc__field(char **p) {
+    char *s = *p, *start;
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) return NULL;
+    start = s;
+    while (*s && *s != ' ' && *s != '\t') s++;
+    if (*s) *s++ = 0;
+    *p = s;
+    return start;
+}
+
+/* A whole field as a number in base (8, 10, 16) within [lo, hi]. */
+static int ipc__number(const char *s, int base, long long lo, long long hi, long long *out) {
+    char *end;
+    long long v;
+    if (!s || !*s) return IPC_EFRAME;
+    errno = 0;
+    v = strtoll(s, &end, base);
+    if (errno || *end || v < lo || v > hi) return IPC_EFRAME;
+    *out = v;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_parse_sysvipc(ipc_kind kind, const char *header, const char *line, ipc_object *o) {
+    char hbuf[512], lbuf[512], *hp = hbuf, *lp = lbuf, *name, *val;
+    const char *idcol = kind == IPC_KIND_SYSV_MSG ? "msqid" : kind == IPC_KIND_SYSV_SHM ? "shmid" : "semid";
+    int fields = 0, seen_key = 0, seen_id = 0;
+    if (kind != IPC_KIND_SYSV_MSG && kind != IPC_KIND_SYSV_SHM && kind != IPC_KIND_SYSV_SEM) return -EINVAL;
+    if (strlen(header) >= sizeof hbuf || strlen(line) >= sizeof lbuf) return IPC_EFRAME;
+    strcpy(hbuf, header);
+    strcpy(lbuf, line);
+    ipc__object_init(o, kind);
+    /* Columns are matched by the header's names, so a kernel that adds one
+       (shm gained rss and swap) still parses. */
+    while ((name = ipc__field(&hp)) != NULL) {
+        long long v;
+        int rc;
+        if (!(val = ipc__field(&lp))) return IPC_EFRAME;
+        fields++;
+        if (!strcmp(name, "perms")) rc = ipc__number(val, 8, 0, 07777, &v);
+        else rc = ipc__number(val, 10, INT64_MIN + 1, INT64_MAX, &v);
+        if (rc < 0) return rc;
+        if (!strcmp(name, "key")) {
+            if (v < INT32_MIN || v > INT32_MAX) return IPC_EFRAME;
+            o->key = (int)v, seen_key = 1;
+        } else if (!strcmp(name, idcol)) {
+            if (v < 0 || v > INT32_MAX) return IPC_EFRAME;
+            o->id = (int)v, seen_id = 1;
+        } else if (!strcmp(name, "perms")) {
+            o->mode = (unsigned)v & 0777;
+        } else if (!strcmp(name, "uid") || !strcmp(name, "gid")) {
+            if (v < 0 || v > UINT32_MAX) return IPC_EFRAME;
+            if (name[0] == 'u') o->uid = (uid_t)v;
+            else o->gid = (gid_t)v;
+        } else if (!strcmp(name, "cbytes") || !strcmp(name, "size")) {
+            if (v < 0) return IPC_EFRAME;
+            o->bytes = v;
+        } else if (!strcmp(name, "qnum") || !strcmp(name, "nattch") || !strcmp(name, "nsems")) {
+            if (v < 0) return IPC_EFRAME;
+            o->count = v;
+        } else if (!strcmp(name, "lspid") || !strcmp(name, "cpid") || !strcmp(name, "lrpid") ||
+                   !strcmp(name, "lpid")) {
+            if (v < 0 || v > INT32_MAX) return IPC_EFRAME;
+            o->pid[!strcmp(name, "lrpid") || !strcmp(name, "lpid")] = (pid_t)v; /* [0] send/creator, [1] receive/last */
+        }
+    }
+    if (ipc__field(&lp) || !seen_key || !seen_id || fields < 3) return IPC_EFRAME;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_parse_net_unix(const char *line, ipc_object *o) {
+    /* Num: RefCount Protocol Flags Type St Inode [Path], all hex but Inode;
+       the path is the rest of the line (it may hold spaces). */
+    static const int base[7] = {16, 16, 16, 16, 16, 16, 10};
+    static const long long max[7] = {INT64_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, 0xFFFF, 0xFF, INT64_MAX};
+    char buf[512], *p = buf, *f;
+    long long v[7];
+    size_t len;
+    int i;
+    if (strlen(line) >= sizeof buf) return IPC_EFRAME;
+    strcpy(buf, line);
+    ipc__object_init(o, IPC_KIND_UNIX_SOCKET);
+    for (i = 0; i < 7; i++) {
+        if (!(f = ipc__field(&p))) return IPC_EFRAME;
+        if (i == 0) { /* "Num:" */
+            if ((len = strlen(f)) < 2 || f[len - 1] != ':') return IPC_EFRAME;
+            f[len - 1] = 0;
+        }
+        if (ipc__number(f, base[i], 0, max[i], &v[i]) < 0) return IPC_EFRAME;
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    o->listening = (v[3] & 0x10000) != 0; /* __SO_ACCEPTCON */
+    o->sock_type = (int)v[4];
+    o->sock_state = (int)v[5];
+    o->inode = (unsigned long)v[6];
+    ipc__object_name(o, p);
+    return 0;
+}
+
+/* Lines of a /proc file through a fixed buffer: no allocation, and a line
+   longer than the buffer is skipped and counted, never cut in two. */
+typedef struct ipc__lines {
+    int fd;
+    size_t start, end;
+    char buf[4096];
+} ipc__lines;
+
+static int ipc__lines_open(ipc__lines *l, int dirfd, const char *path) {
+    l->start = l->end = 0;
+    l->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    return l->fd < 0 ? ipc__err() : 0;
+}
+
+static char *ipc__lines_next(ipc__lines *l, unsigned *skipped) {
+    int skipping = 0;
+    for (;;) {
+        char *nl = (char *)memchr(l->buf + l->start, '\n', l->end - l->start);
+        ssize_t n;
+        if (nl) {
+            char *line = l->buf + l->start;
+            *nl = 0;
+            l->start = (size_t)(nl - l->buf) + 1;
+            if (!skipping) return line;
+            skipping = 0;
+            continue;
+        }
+        if (l->start == 0 && l->end == sizeof l->buf - 1) { /* a line longer than the buffer */
+            if (!skipping && skipped) ++*skipped;
+            skipping = 1;
+            l->end = 0;
+        }
+        memmove(l->buf, l->buf + l->start, l->end - l->start);
+        l->end -= l->start;
+        l->start = 0;
+        n = read(l->fd, l->buf + l->end, sizeof l->buf - 1 - l->end);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { /* the end: a last line without its newline still counts */
+            if (l->end == 0 || skipping) return NULL;
+            l->buf[l->end] = 0;
+            l->start = l->end;
+            return l->buf;
+        }
+        l->end += (size_t)n;
+    }
+}
+
+/* Scans one /proc/sysvipc table. */
+static int ipc__scan_sysv_table(const char *path, ipc_kind kind, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    ipc__lines l;
+    char header[512], *line;
+    int rc = ipc__lines_open(&l, AT_FDCWD, path);
+    if (rc < 0) return rc;
+    if (!(line = ipc__lines_next(&l, skipped)) || strlen(line) >= sizeof header) {
+        close(l.fd);
+        return IPC_EFRAME;
+    }
+    strcpy(header, line);
+    while (rc == 0 && (line = ipc__lines_next(&l, skipped)) != NULL) {
+        ipc_object o;
+        if (ipc_parse_sysvipc(kind, header, line, &o) < 0) {
+            if (skipped) ++*skipped;
+            continue;
+        }
+        if (kind == IPC_KIND_SYSV_MSG) {
+            struct msqid_ds ds; /* the capacity is not in the table */
+            if (msgctl(o.id, IPC_STAT, &ds) == 0) o.capacity = (int64_t)ds.msg_qbytes;
+        }
+        rc = fn(&o, arg);
+    }
+    close(l.fd);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_scan_sysv(ipc_object_fn fn, void *arg, unsigned *skipped) {
+    int rc = ipc__scan_sysv_table("/proc/sysvipc/msg", IPC_KIND_SYSV_MSG, fn, arg, skipped);
+    if (rc == 0) rc = ipc__scan_sysv_table("/proc/sysvipc/shm", IPC_KIND_SYSV_SHM, fn, arg, skipped);
+    if (rc == 0) rc = ipc__scan_sysv_table("/proc/sysvipc/sem", IPC_KIND_SYSV_SEM, fn, arg, skipped);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_scan_unix_sockets(ipc_object_fn fn, void *arg, unsigned *skipped) {
+    ipc__lines l;
+    char *line;
+    int rc = ipc__lines_open(&l, AT_FDCWD, "/proc/net/unix");
+    if (rc < 0) return rc;
+    (void)ipc__lines_next(&l, skipped); /* the header */
+    while (rc == 0 && (line = ipc__lines_next(&l, skipped)) != NULL) {
+        ipc_object o;
+        if (ipc_parse_net_unix(line, &o) < 0) {
+            if (skipped) ++*skipped;
+            continue;
+        }
+        rc = fn(&o, arg);
+    }
+    close(l.fd);
+    return rc;
+}
+
+/* Every entry of a directory of IPC objects (/dev/shm, /dev/mqueue), with
+   its owner, mode and size from fstatat (no link followed). */
+static int ipc__scan_dir(const char *dir, ipc_kind kind, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    if (!d) return ipc__err();
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        ipc_object o;
+        char name[sizeof o.name];
+        if (e->d_name[0] == '.') continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (skipped) ++*skipped; /* gone since readdir */
+            continue;
+        }
+        ipc__object_init(&o, kind);
+        name[0] = '/';
+        name[1] = 0;
+        strncat(name, e->d_name, sizeof name - 2);
+        ipc__object_name(&o, name);
+        o.uid = st.st_uid;
+        o.gid = st.st_gid;
+        o.mode = st.st_mode & 0777;
+        o.inode = (unsigned long)st.st_ino;
+        o.bytes = (int64_t)st.st_size;
+        if (kind == IPC_KIND_POSIX_MQ) { /* depth and capacity, where we may open it */
+            mqd_t q = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            struct mq_attr a;
+            if (q != (mqd_t)-1) {
+                if (mq_getattr(q, &a) == 0) o.count = a.mq_curmsgs, o.capacity = a.mq_maxmsg;
+                mq_close(q);
+            }
+        }
+        rc = fn(&o, arg);
+    }
+    closedir(d);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_scan_posix_mq(ipc_object_fn fn, void *arg, unsigned *skipped) {
+    struct statfs sf;
+    /* Only the real mqueue file system: an ordinary /dev/mqueue directory
+       would list nothing true. */
+    if (statfs("/dev/mqueue", &sf) < 0 || sf.f_type != 0x19800202 /* MQUEUE_MAGIC */) return -ENOENT;
+    return ipc__scan_dir("/dev/mqueue", IPC_KIND_POSIX_MQ, fn, arg, skipped);
+}
+
+IPC_DEF IPC__UNUSED int ipc_scan_posix_shm(ipc_object_fn fn, void *arg, unsigned *skipped) {
+    return ipc__scan_dir("/dev/shm", IPC_KIND_POSIX_SHM, fn, arg, skipped);
+}
+
+/* What a /proc/PID/fd link target or a maps path says an object is; proc
+   is the /proc/PID/fd/N path to look through for what the name alone does
+   not tell (a FIFO, a POSIX queue), or NULL for a mapping. 0: not IPC. */
+static ipc_kind ipc__classify(const char *target, const char *proc) {
+    struct stat st;
+    struct statfs sf;
+    if (!strncmp(target, "pipe:[", 6)) return IPC_KIND_PIPE;
+    if (!strncmp(target, "socket:[", 8)) return IPC_KIND_SOCKET;
+    if (!strncmp(target, "/memfd:", 7)) return IPC_KIND_MEMFD;
+    if (!strncmp(target, "/dev/shm/", 9)) return IPC_KIND_POSIX_SHM;
+    if (!strncmp(target, "/SYSV", 5)) return IPC_KIND_SYSV_SHM;
+    if (!proc) return (ipc_kind)0;
+    if (statfs(proc, &sf) == 0 && sf.f_type == 0x19800202 /* MQUEUE_MAGIC */) return IPC_KIND_POSIX_MQ;
+    if (stat(proc, &st) == 0 && S_ISFIFO(st.st_mode)) return IPC_KIND_FIFO;
+    return (ipc_kind)0;
+}
+
+/* The process's open descriptors. */
+static int ipc__scan_fds(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    char dir[48], proc[48 + sizeof(((struct dirent *)0)->d_name)];
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    if (!(d = opendir(dir))) return errno == ENOENT ? -ESRCH : ipc__err();
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        ipc_object o;
+        struct stat st;
+        ssize_t n;
+        ipc_kind kind;
+        if (e->d_name[0] == '.' || (pid == getpid() && atoi(e->d_name) == dirfd(d))) continue;
+        n = readlinkat(dirfd(d), e->d_name, o.name, sizeof o.name - 1);
+        if (n < 0) { /* closed since readdir, or not ours to read */
+            if (skipped) ++*skipped;
+            continue;
+        }
+        o.name[n] = 0;
+        snprintf(proc, sizeof proc, "%s/%s", dir, e->d_name);
+        if (!(kind = ipc__classify(o.name, proc))) continue;
+        {
+            char name[sizeof o.name];
+            memcpy(name, o.name, sizeof name);
+            ipc__object_init(&o, kind);
+            memcpy(o.name, name, sizeof name);
+        }
+        o.holder = pid;
+        o.fd = atoi(e->d_name);
+        if (stat(proc, &st) == 0) { /* through the link: the object itself */
+            o.inode = (unsigned long)st.st_ino;
+            o.uid = st.st_uid;
+            o.gid = st.st_gid;
+            o.mode = st.st_mode & 0777;
+            if (S_ISREG(st.st_mode)) o.bytes = (int64_t)st.st_size;
+        }
+        rc = fn(&o, arg);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The process's shared mappings: POSIX and System V shared memory and
+   memfds, once per object (a mapping may span several lines). */
+static int ipc__scan_maps(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    char path[48], *line;
+    unsigned long last = 0;
+    ipc__lines l;
+    int rc;
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    if ((rc = ipc__lines_open(&l, AT_FDCWD, path)) < 0) return rc == -ENOENT ? -ESRCH : rc;
+    while (rc == 0 && (line = ipc__lines_next(&l, skipped)) != NULL) {
+        /* address perms offset dev inode path */
+        char *p = line, *f[5], *file;
+        long long ino;
+        ipc_kind kind;
+        ipc_object o;
+        int i;
+        for (i = 0; i < 5; i++)
+            if (!(f[i] = ipc__field(&p))) break;
+        if (i < 5 || ipc__number(f[4], 10, 0, INT64_MAX, &ino) < 0) continue;
+        file = p;
+        while (*file == ' ' || *file == '\t') file++;
+        if (!*file || !(kind = ipc__classify(file, NULL)) || (unsigned long)ino == last) continue;
+        last = (unsigned long)ino;
+        ipc__object_init(&o, kind);
+        ipc__object_name(&o, file);
+        o.inode = (unsigned long)ino;
+        o.holder = pid;
+        if (kind == IPC_KIND_SYSV_SHM) { /* "/SYSV%08x": the key */
+            long long key;
+            char hex[9];
+            memcpy(hex, file + 5, 8);
+            hex[8] = 0;
+            if (ipc__number(hex, 16, 0, 0xFFFFFFFFLL, &key) == 0) o.key = (int)(uint32_t)key;
+        }
+        rc = fn(&o, arg);
+    }
+    close(l.fd);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_scan_process(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    int rc;
+    if (pid <= 0) return -ESRCH;
+    rc = ipc__scan_fds(pid, fn, arg, skipped);
+    return rc ? rc : ipc__scan_maps(pid, fn, arg, skipped);
 }
 
 #endif /* IPC_IMPLEMENTATION_DONE */
