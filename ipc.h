@@ -2264,9 +2264,11 @@ IPC_DEF IPC__UNUSED int ipc_parse_net_unix(const char *line, ipc_object *o) {
     ipc__object_init(o, IPC_KIND_UNIX_SOCKET);
     for (i = 0; i < 7; i++) {
         if (!(f = ipc__field(&p))) return IPC_EFRAME;
-        if (i == 0) { /* "Num:" */
-            if ((len = strlen(f)) < 2 || f[len - 1] != ':') return IPC_EFRAME;
-            f[len - 1] = 0;
+        if (i == 0) { /* "Num:", a kernel address: hex digits, not a number we keep */
+            if ((len = strlen(f)) < 2 || len > 17 || f[len - 1] != ':' || strspn(f, "0123456789abcdefABCDEF") != len - 1)
+                return IPC_EFRAME;
+            v[0] = 0;
+            continue;
         }
         if (ipc__number(f, base[i], 0, max[i], &v[i]) < 0) return IPC_EFRAME;
     }
