@@ -616,7 +616,7 @@ typedef struct ipc_object {
     pid_t pid[2];          /* msg: last send, last receive; shm: creator, last */
     unsigned long inode;
     int sock_type;         /* unix sockets: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-    int sock_state;        /* 1 free, 2 unconnected, 3 connecting, 4 connected */
+    int sock_state;        /* the kernel's St: 1 unconnected, 2 connecting, 3 connected */
     int listening;         /* unix sockets: __SO_ACCEPTCON in Flags */
     pid_t holder;          /* process scans: the process */
     int fd;                /* process scans: its descriptor, -1 for a mapping */
@@ -633,8 +633,10 @@ IPC_DEF int ipc_scan_process(pid_t pid, ipc_object_fn fn, void *arg, unsigned *s
 
 /* The parsers behind the scans, for tests and fuzzing. ipc_parse_sysvipc
    reads one data line of a /proc/sysvipc table, columns named by its header
-   line; ipc_parse_net_unix one data line of /proc/net/unix. Both return 0,
-   or IPC_EFRAME for a line they cannot read (obj is then unspecified). */
+   line; ipc_parse_net_unix one data line of /proc/net/unix. A trailing
+   newline is allowed. Both return 0, or IPC_EFRAME for a line they cannot
+   read or a name longer than obj->name holds (obj is then unspecified);
+   ipc_parse_sysvipc returns -EINVAL for a kind that is not System V. */
 IPC_DEF int ipc_parse_sysvipc(ipc_kind kind, const char *header, const char *line, ipc_object *obj);
 IPC_DEF int ipc_parse_net_unix(const char *line, ipc_object *obj);
 IPC_DEF const char *ipc_kind_name(ipc_kind kind);
@@ -2182,10 +2184,10 @@ static void ipc__object_name(ipc_object *o, const char *s) {
    NULL when the line has no more. */
 static char *ipc__field(char **p) {
     char *s = *p, *start;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++; /* a line may keep its newline */
     if (!*s) return NULL;
     start = s;
-    while (*s && *s != ' ' && *s != '\t') s++;
+    while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') s++;
     if (*s) *s++ = 0;
     *p = s;
     return start;
@@ -2273,6 +2275,9 @@ IPC_DEF IPC__UNUSED int ipc_parse_net_unix(const char *line, ipc_object *o) {
         if (ipc__number(f, base[i], 0, max[i], &v[i]) < 0) return IPC_EFRAME;
     }
     while (*p == ' ' || *p == '\t') p++;
+    len = strlen(p);
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r')) p[--len] = 0;
+    if (len >= sizeof o->name) return IPC_EFRAME; /* a cut name would name another object */
     o->listening = (v[3] & 0x10000) != 0; /* __SO_ACCEPTCON */
     o->sock_type = (int)v[4];
     o->sock_state = (int)v[5];
@@ -2456,7 +2461,11 @@ static int ipc__scan_fds(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipp
     struct dirent *e;
     int rc = 0;
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
-    if (!(d = opendir(dir))) return errno == ENOENT ? -ESRCH : ipc__err();
+    if (!(d = opendir(dir))) {
+        if (errno != EACCES && errno != EPERM) return errno == ENOENT ? -ESRCH : ipc__err();
+        if (skipped) ++*skipped; /* another user's process: its maps may still be readable */
+        return 0;
+    }
     while (rc == 0 && (e = readdir(d)) != NULL) {
         ipc_object o;
         struct stat st;
@@ -2464,7 +2473,7 @@ static int ipc__scan_fds(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipp
         ipc_kind kind;
         if (e->d_name[0] == '.' || (pid == getpid() && atoi(e->d_name) == dirfd(d))) continue;
         n = readlinkat(dirfd(d), e->d_name, o.name, sizeof o.name - 1);
-        if (n < 0) { /* closed since readdir, or not ours to read */
+        if (n < 0 || (size_t)n == sizeof o.name - 1) { /* closed since readdir, not ours, or cut */
             if (skipped) ++*skipped;
             continue;
         }
@@ -2475,7 +2484,7 @@ static int ipc__scan_fds(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipp
             char name[sizeof o.name];
             memcpy(name, o.name, sizeof name);
             ipc__object_init(&o, kind);
-            memcpy(o.name, name, sizeof name);
+            ipc__object_name(&o, kind == IPC_KIND_POSIX_SHM ? name + 8 : name); /* "/NAME", as the shm scan says */
         }
         o.holder = pid;
         o.fd = atoi(e->d_name);
@@ -2500,7 +2509,11 @@ static int ipc__scan_maps(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skip
     ipc__lines l;
     int rc;
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-    if ((rc = ipc__lines_open(&l, AT_FDCWD, path)) < 0) return rc == -ENOENT ? -ESRCH : rc;
+    if ((rc = ipc__lines_open(&l, AT_FDCWD, path)) < 0) {
+        if (rc != -EACCES && rc != -EPERM) return rc == -ENOENT ? -ESRCH : rc;
+        if (skipped) ++*skipped;
+        return 0;
+    }
     while (rc == 0 && (line = ipc__lines_next(&l, skipped)) != NULL) {
         /* address perms offset dev inode path */
         char *p = line, *f[5], *file;
@@ -2516,7 +2529,7 @@ static int ipc__scan_maps(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skip
         if (!*file || !(kind = ipc__classify(file, NULL)) || (unsigned long)ino == last) continue;
         last = (unsigned long)ino;
         ipc__object_init(&o, kind);
-        ipc__object_name(&o, file);
+        ipc__object_name(&o, kind == IPC_KIND_POSIX_SHM ? file + 8 : file); /* "/NAME", as the shm scan says */
         o.inode = (unsigned long)ino;
         o.holder = pid;
         if (kind == IPC_KIND_SYSV_SHM) { /* "/SYSV%08x": the key */
@@ -2533,8 +2546,11 @@ static int ipc__scan_maps(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skip
 }
 
 IPC_DEF IPC__UNUSED int ipc_scan_process(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skipped) {
+    char path[32];
+    struct stat st;
     int rc;
-    if (pid <= 0) return -ESRCH;
+    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    if (pid <= 0 || stat(path, &st) < 0) return -ESRCH;
     rc = ipc__scan_fds(pid, fn, arg, skipped);
     return rc ? rc : ipc__scan_maps(pid, fn, arg, skipped);
 }
