@@ -2538,6 +2538,7 @@ static int ipc__scan_maps(pid_t pid, ipc_object_fn fn, void *arg, unsigned *skip
             memcpy(hex, file + 5, 8);
             hex[8] = 0;
             if (ipc__number(hex, 16, 0, 0xFFFFFFFFLL, &key) == 0) o.key = (int)(uint32_t)key;
+            if (ino <= INT32_MAX) o.id = (int)ino; /* a segment's inode number is its shmid */
         }
         rc = fn(&o, arg);
     }
