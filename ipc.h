@@ -1066,6 +1066,15 @@ static int ipc__decoder_reserve(ipc_decoder *d, size_t need) {
     return 0;
 }
 
+/* A LEN32/VARINT payload is complete: back to a frame boundary. Returns
+   the payload's length. */
+static size_t ipc__decoder_frame_done(ipc_decoder *d) {
+    size_t len = d->want;
+    d->want = d->have = 0;
+    d->state = IPC__DEC_HEADER;
+    return len;
+}
+
 /* A sticky failure: records the bad byte's offset and stops the decoder. */
 static int ipc__decoder_fail(ipc_decoder *d, int code, uint64_t at) {
     d->err_offset = at;
@@ -1130,9 +1139,7 @@ static int ipc__decode_prefixed(ipc_decoder *d, const uint8_t *in, size_t n, siz
             if (d->have < d->want) break;
             *frame = d->buf;
         }
-        *frame_len = d->want;
-        d->want = d->have = 0;
-        d->state = IPC__DEC_HEADER;
+        *frame_len = ipc__decoder_frame_done(d);
         *used = (size_t)(p - in);
         return 1;
     }
@@ -1596,11 +1603,8 @@ IPC_DEF IPC__UNUSED ssize_t ipc_reader_next(ipc_reader *r, const uint8_t **frame
             d->have += got;
             d->offset += got;
             if (rc == 0 && d->have == d->want) {
-                len = d->want;
                 *frame = d->buf;
-                d->state = IPC__DEC_HEADER;
-                d->have = d->want = 0;
-                return (ssize_t)len;
+                return (ssize_t)ipc__decoder_frame_done(d);
             }
         } else {
             rc = ipc__read(r->fd, r->buf, r->cap, IPC__READ_SOME, &got, deadline);
@@ -2255,8 +2259,8 @@ IPC_DEF IPC__UNUSED int ipc_parse_sysvipc(ipc_kind kind, const char *header, con
 IPC_DEF IPC__UNUSED int ipc_parse_net_unix(const char *line, ipc_object *o) {
     /* Num: RefCount Protocol Flags Type St Inode [Path], all hex but Inode;
        the path is the rest of the line (it may hold spaces). */
-    static const int base[7] = {16, 16, 16, 16, 16, 16, 10};
-    static const long long max[7] = {INT64_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, 0xFFFF, 0xFF, INT64_MAX};
+    static const int base[7] = {0 /* Num: only checked */, 16, 16, 16, 16, 16, 10};
+    static const long long max[7] = {0, UINT32_MAX, UINT32_MAX, UINT32_MAX, 0xFFFF, 0xFF, INT64_MAX};
     char buf[512], *p = buf, *f;
     long long v[7];
     size_t len;
