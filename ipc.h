@@ -226,6 +226,9 @@ typedef struct ipc_test_hooks {
     ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
     ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
     int (*poll)(void *fds, unsigned long nfds, int timeout_ms);
+    /* Called at each step of a ring operation (IPC_RING_STEP_*, section
+       4): a test kills its process there. */
+    void (*ring_step)(int step);
 } ipc_test_hooks;
 extern ipc_test_hooks ipc_test;
 #endif
@@ -580,6 +583,204 @@ typedef struct ipc_mq_limits {
 } ipc_mq_limits;
 IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
 
+/* ==== 3f. shared memory =================================================== */
+/* One region type for the four ways to share memory: a POSIX object by name
+   (/dev/shm), a memfd (anonymous; pass its descriptor over a Unix socket), a
+   file, and an anonymous MAP_SHARED mapping inherited across fork. Sizes are
+   checked before mapping: a region smaller than the caller expects is an
+   error at open, never a SIGBUS later. Creation reserves the memory
+   (posix_fallocate), so a full tmpfs answers -ENOSPC at once. */
+typedef struct ipc_shm {
+    void *addr;  /* the mapping (MAP_SHARED) */
+    size_t size; /* its length in bytes */
+    int fd;      /* close-on-exec; -1 for ipc_anon_map */
+} ipc_shm;
+
+enum {
+    IPC_SHM_SEAL = 32 /* memfd: seal the size (F_SEAL_SHRINK, F_SEAL_GROW) */
+};
+
+/* shm_open(3) + mmap. name as for ipc_mq_name_check. flags: IPC_O_CREATE,
+   IPC_O_EXCL, IPC_O_RDONLY (a read-only mapping). Creating: size bytes,
+   reserved; mode 0 = 0600, exact despite umask; if this call made the
+   object and then fails, the name is removed again. Opening: the object
+   must be a regular file owned by the caller with no mode bits beyond those
+   asked (-EACCES), and at least size bytes (-ENXIO); size 0 maps it whole.
+   Returns 0 or -EINVAL, -ENAMETOOLONG, -ENOENT, -EEXIST, -EACCES, -ENXIO,
+   -ENOSPC, -EMFILE, -errno. */
+IPC_DEF int ipc_shm_open(ipc_shm *m, const char *name, int flags, unsigned mode, size_t size);
+/* shm_unlink(3): the name goes now, the memory with the last mapping. */
+IPC_DEF int ipc_shm_unlink(const char *name);
+
+/* memfd_create(2) of size bytes (reserved), mapped. name is only a label
+   (/proc/PID/fd shows "/memfd:name"). flags: IPC_SHM_SEAL seals the size,
+   so whoever receives the descriptor can map it without fearing a shrink.
+   Returns 0 or -EINVAL, -ENOSPC, -EMFILE, -errno. */
+IPC_DEF int ipc_memfd_create(ipc_shm *m, const char *name, size_t size, int flags);
+
+/* Maps a descriptor someone passed (memfd or shm object). It must be a
+   regular file of at least size bytes (-ENXIO; size 0 maps it whole);
+   with IPC_SHM_SEAL it must also carry F_SEAL_SHRINK (-EPERM otherwise).
+   IPC_O_RDONLY maps read-only. On success the region owns fd. */
+IPC_DEF int ipc_shm_attach_fd(ipc_shm *m, int fd, int flags, size_t size);
+
+/* A file mapped shared (open + mmap; ipc_shm_sync writes it back). flags
+   and mode as ipc_shm_open: creating reserves size bytes; an existing file
+   must be a regular file (never a symlink: -ELOOP), ours, no more open
+   than asked, and at least size bytes. */
+IPC_DEF int ipc_file_map(ipc_shm *m, const char *path, int flags, unsigned mode, size_t size);
+/* msync(2) of the whole region: async != 0 schedules, 0 waits. */
+IPC_DEF int ipc_shm_sync(ipc_shm *m, int async);
+
+/* mmap(MAP_SHARED | MAP_ANONYMOUS): zero-filled memory that a fork()ed
+   child shares with its parent. Returns 0, -EINVAL, -ENOMEM. */
+IPC_DEF int ipc_anon_map(ipc_shm *m, size_t size);
+
+/* munmap + close. Safe on a zeroed or already closed region. */
+IPC_DEF int ipc_shm_close(ipc_shm *m);
+
+/* ==== 4. shared-memory ring =============================================== */
+/* A bounded queue of variable-length records (empty ones too) in one shared
+   region: the fastest path between two processes on one machine.
+
+   One consumer; one producer, or several with IPC_RING_MULTI (they take a
+   lock in the region that a dead holder cannot keep). While neither side
+   has to wait, a send or receive is a copy and a few atomic loads and
+   stores: no lock, no system call. A side that has to wait spins briefly,
+   then sleeps on a futex in the region; the other side makes the wake-up
+   call only when it sees a sleeper. IPC_RING_SPIN rings never sleep (the
+   lowest latency, one busy core per waiting side).
+
+   Lifetime and failure. A consumer that finds the ring empty after every
+   producer has closed gets IPC_EOF; after a producer died without closing,
+   IPC_EPEERDEAD -- in both cases only once every committed record has been
+   received. A producer that must wait for room and finds the consumer
+   closed gets -EPIPE; dead, IPC_EPEERDEAD. A record is published by one
+   store at commit, so a producer killed at any point never exposes half a
+   record. Liveness is the registered pid (kill(pid, 0) and /proc/PID/stat),
+   checked while waiting: a recycled pid looks alive, and processes in
+   different pid namespaces must not share a ring.
+
+   Trust. Attaching validates the header against the mapping's real size
+   (IPC_ECORRUPT), and every index and record length read from the region
+   is checked before use, so a hostile or torn region gives IPC_ECORRUPT,
+   never an access outside the mapping. A named region shrunk by another
+   process after attaching would still raise SIGBUS: only memfd rings
+   (anonymous) are sealed against it. Payloads seen in place (peek) live in
+   shared memory a hostile peer can still change: copy before validating.
+
+   Layout (version 1, little-endian, DESIGN.md): a 4096-byte header --
+   magic "ipc.ring", version, flags, capacity, data offset, then the
+   producer's index, the consumer's index and the two futex words each on
+   a cache line of its own, then the producer registry -- and the data:
+   capacity bytes (a power of two). Each record is an 8-byte header (u32
+   length, u32 tag) and the payload padded to 8 bytes; a record never
+   wraps (a pad record fills the end of the buffer instead). */
+enum {
+    IPC_RING_MULTI = 64, /* creation: several producers (a lock among them) */
+    IPC_RING_SPIN = 128  /* creation: waits spin instead of sleeping */
+};
+#define IPC_RING_VERSION 1
+#define IPC_RING_HEADER 4096 /* bytes before the data */
+#define IPC_RING_MIN 64      /* smallest capacity */
+
+typedef struct ipc_ring {
+    ipc_shm shm; /* the region: shm.fd can be passed to another process */
+    /* private */
+    struct ipc__ring_hdr *h;
+    uint8_t *data;
+    uint64_t cap, mask;
+    uint64_t tail, head_seen; /* producer: next write, consumer's index as last read */
+    uint64_t head, tail_seen; /* consumer: next read, producer's index as last read */
+    uint64_t resv;            /* producer: start of the reserved record */
+    size_t resv_len;          /* its payload room; SIZE_MAX: none reserved */
+    uint64_t peeked;          /* consumer: head after the peeked record; 0: none */
+    int64_t check_at;         /* next time to look at the peer's pid */
+    int flags, roles, joined, slot, locked;
+    pid_t tid; /* the id this handle registered with */
+} ipc_ring;
+
+/* Opens (or with IPC_O_CREATE creates) the ring called name, a shm name
+   ("/name", ipc_mq_name_check's rules); name NULL makes an anonymous ring
+   in a sealed memfd, shared with children across fork or passed by
+   descriptor (shm.fd; the receiver calls ipc_ring_attach_fd). flags:
+   IPC_O_CREATE, IPC_O_EXCL; the role: IPC_O_WRONLY producer, IPC_O_RDONLY
+   consumer, neither both (each role registers on its first use: fork
+   first); at creation only: IPC_RING_MULTI, IPC_RING_SPIN. capacity: data
+   bytes at creation, rounded up to a power of two, at least IPC_RING_MIN;
+   0 on open takes the ring's own. A ring being created by another process
+   is waited for up to a second. Returns 0 or the errors of ipc_shm_open,
+   -EBUSY (the role is taken by a live process), IPC_ECORRUPT. */
+IPC_DEF int ipc_ring_open(ipc_ring *r, const char *name, int flags, unsigned mode, size_t capacity);
+/* Attaches the ring in a descriptor another process passed (flags: the
+   role). On success the ring owns fd. */
+IPC_DEF int ipc_ring_attach_fd(ipc_ring *r, int fd, int flags);
+/* Leaves the ring: a producer's close is what lets the consumer see
+   IPC_EOF; a consumer's makes waiting producers answer -EPIPE. Unmaps. */
+IPC_DEF int ipc_ring_close(ipc_ring *r);
+/* Removes a named ring (shm_unlink). */
+IPC_DEF int ipc_ring_unlink(const char *name);
+
+/* Copies n bytes in as one record. Waits up to timeout_ms for room.
+   Returns 0 or -EMSGSIZE (n > ipc_ring_max_record), -EAGAIN, -ETIMEDOUT,
+   -EPIPE, IPC_EPEERDEAD, IPC_ECORRUPT, -EBUSY (another live process
+   holds the role). A reservation left open is dropped. */
+IPC_DEF int ipc_ring_send(ipc_ring *r, const void *data, size_t n, int timeout_ms);
+/* Copies the next record out and releases it. Returns its length, or
+   -EMSGSIZE (cap too small: the record stays), -EAGAIN, -ETIMEDOUT,
+   IPC_EOF, IPC_EPEERDEAD, IPC_ECORRUPT. */
+IPC_DEF ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, int timeout_ms);
+
+/* Zero copy, producer side: room for n bytes in place (*where), waited for
+   as in send; write the payload, then commit m <= n bytes (0 too). Nothing
+   is visible before the commit; a reservation that is never committed is
+   dropped by the next reserve. With IPC_RING_MULTI the lock is held from
+   reserve to commit: keep it short. */
+IPC_DEF int ipc_ring_reserve(ipc_ring *r, size_t n, void **where, int timeout_ms);
+IPC_DEF int ipc_ring_commit(ipc_ring *r, size_t n);
+/* Zero copy, consumer side: the next record in place (*where) and its
+   length; it stays until ipc_ring_release. Peeking again without a
+   release returns the same record. Errors as recv. */
+IPC_DEF ssize_t ipc_ring_peek(ipc_ring *r, const void **where, int timeout_ms);
+IPC_DEF int ipc_ring_release(ipc_ring *r);
+
+/* The largest payload one record can carry: capacity - 8. */
+IPC_DEF size_t ipc_ring_max_record(const ipc_ring *r);
+
+/* Readable from either side at any time (a snapshot, not atomic as a
+   whole). */
+typedef struct ipc_ring_info {
+    size_t capacity;          /* data bytes */
+    size_t used;              /* bytes held by records not yet released */
+    size_t high_water;        /* the most bytes ever in use, as the producer saw them */
+    uint64_t depth;           /* records not yet released */
+    uint64_t sent, received;  /* records committed, released */
+    uint64_t full;            /* sends and reserves that met a full ring */
+    unsigned flags;           /* IPC_RING_MULTI, IPC_RING_SPIN */
+    pid_t consumer;           /* registered consumer, 0: none */
+    int producers;            /* registered producers */
+} ipc_ring_info;
+IPC_DEF int ipc_ring_stat(const ipc_ring *r, ipc_ring_info *info);
+
+#ifdef IPC_TEST_HOOKS
+/* Where ipc_test.ring_step is called: the producer's reserve (room found),
+   copy (payload written), commit (published), wake (sleeper woken), lock
+   (multi-producer lock held); the consumer's acquire (record found), read
+   (copied out), release (index published); either side's sleep (about to
+   wait on a futex). */
+enum {
+    IPC_RING_STEP_RESERVE = 1,
+    IPC_RING_STEP_COPY,
+    IPC_RING_STEP_COMMIT,
+    IPC_RING_STEP_WAKE,
+    IPC_RING_STEP_LOCK,
+    IPC_RING_STEP_ACQUIRE,
+    IPC_RING_STEP_READ,
+    IPC_RING_STEP_RELEASE,
+    IPC_RING_STEP_SLEEP
+};
+#endif
+
 /* ==== 6. monitoring ======================================================= */
 /* What ipcs, ls /dev/mqueue, ls /dev/shm, ss -x and a walk of /proc/PID/fd
    and /proc/PID/maps show, as one kind of plain record. Each scan calls
@@ -671,8 +872,11 @@ IPC_DEF const char *ipc_kind_name(ipc_kind kind);
 #include <mqueue.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -2148,6 +2352,719 @@ IPC_DEF IPC__UNUSED int ipc_mq_notify_thread(ipc_mq *q, void (*fn)(void *arg), v
 
 IPC_DEF IPC__UNUSED int ipc_mq_notify_cancel(ipc_mq *q) {
     return mq_notify((mqd_t)q->fd, NULL) < 0 ? ipc__err() : 0;
+}
+
+/* ==== 3f. shared memory =================================================== */
+
+static void ipc__shm_clear(ipc_shm *m) {
+    m->addr = NULL;
+    m->size = 0;
+    m->fd = -1;
+}
+
+static int ipc__shm_map(ipc_shm *m, int fd, int flags, size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | (flags & IPC_O_RDONLY ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return ipc__err();
+    m->addr = p;
+    m->size = size;
+    m->fd = fd;
+    return 0;
+}
+
+/* A new object: exact mode (fchmod: the create call applied the umask;
+   0 leaves it),
+   its size, and the memory behind it reserved now -- tmpfs would otherwise
+   hand out pages on first touch and answer a full disk with SIGBUS. */
+static int ipc__shm_reserve(int fd, unsigned mode, size_t size) {
+    int rc;
+    if (size == 0 || size > (size_t)INT64_MAX) return -EINVAL;
+    if (mode && fchmod(fd, (mode_t)mode) < 0) return ipc__err();
+    if (ftruncate(fd, (off_t)size) < 0) return ipc__err();
+    if ((rc = posix_fallocate(fd, 0, (off_t)size)) != 0) return -rc; /* returns the error, not errno */
+    return 0;
+}
+
+/* An existing object: a regular file, ours unless owner_any, no more open
+   than mode, and big enough; *size 0 becomes its whole size. */
+static int ipc__shm_check(int fd, unsigned mode, int owner_any, size_t *size) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return ipc__err();
+    if (!S_ISREG(st.st_mode)) return -EINVAL;
+    if (!owner_any && (st.st_uid != geteuid() || (st.st_mode & 0777 & ~mode))) return -EACCES;
+    if (st.st_size <= 0 || (uint64_t)st.st_size < *size) return -ENXIO;
+    if (*size == 0) {
+        if ((uint64_t)st.st_size > SIZE_MAX) return -ENOMEM;
+        *size = (size_t)st.st_size;
+    }
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_shm_open(ipc_shm *m, const char *name, int flags, unsigned mode, size_t size) {
+    unsigned md = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    int fd, rc, created = 0;
+    ipc__shm_clear(m);
+    if ((rc = ipc_mq_name_check(name)) < 0) return rc;
+    for (;;) { /* create exclusively first, as ipc_mq_open does */
+        if (flags & IPC_O_CREATE) {
+            if (size == 0) return -EINVAL;
+            if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)md)) >= 0) {
+                created = 1;
+                break;
+            }
+            if (errno != EEXIST || (flags & IPC_O_EXCL)) return ipc__err();
+        }
+        if ((fd = shm_open(name, (flags & IPC_O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC, 0)) >= 0) break;
+        if (errno != ENOENT || !(flags & IPC_O_CREATE)) return ipc__err();
+    }
+    rc = created ? ipc__shm_reserve(fd, md, size) : ipc__shm_check(fd, md, 0, &size);
+    if (rc == 0 && (rc = ipc__shm_map(m, fd, flags, size)) == 0) return 0;
+    close(fd);
+    if (created) shm_unlink(name); /* nothing half-made is left behind */
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_shm_unlink(const char *name) {
+    int rc = ipc_mq_name_check(name);
+    if (rc < 0) return rc;
+    return shm_unlink(name) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_memfd_create(ipc_shm *m, const char *name, size_t size, int flags) {
+    int fd, rc;
+    ipc__shm_clear(m);
+    if (flags & ~(IPC_SHM_SEAL | IPC_O_RDONLY)) return -EINVAL;
+    if ((fd = memfd_create(name ? name : "ipc", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) return ipc__err();
+    rc = ipc__shm_reserve(fd, 0, size); /* no mode: a memfd has no name anyone could open */
+    if (rc == 0 && (flags & IPC_SHM_SEAL) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        rc = ipc__err();
+    if (rc == 0 && (rc = ipc__shm_map(m, fd, flags, size)) == 0) return 0;
+    close(fd);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_shm_attach_fd(ipc_shm *m, int fd, int flags, size_t size) {
+    int rc, seals;
+    ipc__shm_clear(m);
+    if (flags & IPC_SHM_SEAL) {
+        if ((seals = fcntl(fd, F_GET_SEALS)) < 0) return errno == EINVAL ? -EPERM : ipc__err();
+        if (!(seals & F_SEAL_SHRINK)) return -EPERM;
+    }
+    if ((rc = ipc__shm_check(fd, 0, 1, &size)) < 0) return rc;
+    return ipc__shm_map(m, fd, flags, size);
+}
+
+IPC_DEF IPC__UNUSED int ipc_file_map(ipc_shm *m, const char *path, int flags, unsigned mode, size_t size) {
+    unsigned md = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    int fd, rc, created = 0, of = (flags & IPC_O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC;
+    ipc__shm_clear(m);
+    if (!path || !*path) return -EINVAL;
+    for (;;) {
+        if (flags & IPC_O_CREATE) {
+            if (size == 0) return -EINVAL;
+            if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)md)) >= 0) {
+                created = 1;
+                break;
+            }
+            if (errno != EEXIST || (flags & IPC_O_EXCL)) return ipc__err();
+        }
+        if ((fd = open(path, of)) >= 0) break;
+        if (errno != ENOENT || !(flags & IPC_O_CREATE)) return ipc__err();
+    }
+    rc = created ? ipc__shm_reserve(fd, md, size) : ipc__shm_check(fd, md, 0, &size);
+    if (rc == 0 && (rc = ipc__shm_map(m, fd, flags, size)) == 0) return 0;
+    close(fd);
+    if (created) unlink(path);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_shm_sync(ipc_shm *m, int async) {
+    if (!m->addr) return -EINVAL;
+    return msync(m->addr, m->size, async ? MS_ASYNC : MS_SYNC) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_anon_map(ipc_shm *m, size_t size) {
+    void *p;
+    ipc__shm_clear(m);
+    if (size == 0) return -EINVAL;
+    if ((p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+        return ipc__err();
+    m->addr = p;
+    m->size = size;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_shm_close(ipc_shm *m) {
+    int rc = 0;
+    if (m->addr && munmap(m->addr, m->size) < 0) rc = ipc__err();
+    if (m->fd >= 0 && close(m->fd) < 0 && rc == 0) rc = ipc__err();
+    ipc__shm_clear(m);
+    return rc;
+}
+
+/* ==== 4. shared-memory ring =============================================== */
+
+#define IPC__RING_MAGIC 0x676e69722e637069ull /* "ipc.ring", little-endian */
+#define IPC__RING_SLOTS 64                    /* producers registered at once */
+#define IPC__RING_MAX_CAP ((uint64_t)1 << 40)
+#define IPC__REC_DATA 0x31434552u /* "REC1" */
+#define IPC__REC_PAD 0x31444150u  /* "PAD1" */
+#define IPC__LOCK_WAITERS 0x80000000u
+#define IPC__RING_SPINS 2000  /* looks at the other side's index before sleeping */
+#define IPC__RING_SLICE_MS 50 /* a sleeper wakes this often to check its peer */
+#define IPC__ROLE_PRODUCER 1
+#define IPC__ROLE_CONSUMER 2
+
+/* The first IPC_RING_HEADER bytes of the region. What each side writes
+   sits in a 128-byte block of its own (two cache lines: the adjacent-line
+   prefetcher would couple neighbours). */
+struct ipc__ring_hdr {
+    /* written once, by the creator */
+    uint64_t magic; /* stored last: a ring being created reads 0 */
+    uint32_t version;
+    uint32_t flags;
+    uint64_t capacity;
+    uint64_t data_offset;
+    uint8_t pad0[96];
+    /* the producer side */
+    uint64_t tail; /* bytes ever committed: the next record starts at tail % capacity */
+    uint64_t sent;
+    uint64_t high_water;
+    uint64_t full;
+    uint32_t lock; /* IPC_RING_MULTI: holder's tid | IPC__LOCK_WAITERS */
+    uint32_t producers_ever;
+    uint8_t pad1[88];
+    /* the consumer side */
+    uint64_t head; /* bytes ever released */
+    uint64_t received;
+    int32_t consumer; /* registered consumer's tid, 0: none */
+    uint32_t consumer_closed;
+    uint8_t pad2[104];
+    /* futex words: written only by a side going to sleep and by its waker */
+    uint32_t consumer_sleeps;
+    uint32_t producer_sleeps;
+    uint8_t pad3[120];
+    int32_t producer[IPC__RING_SLOTS]; /* registered producers' tids, 0: free */
+};
+typedef char ipc__ring_hdr_fits[sizeof(struct ipc__ring_hdr) <= IPC_RING_HEADER ? 1 : -1];
+
+#define IPC__ACQ(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define IPC__RLX(p) __atomic_load_n(p, __ATOMIC_RELAXED)
+#define IPC__REL(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define IPC__SET(p, v) __atomic_store_n(p, v, __ATOMIC_RELAXED)
+#ifdef IPC_TEST_HOOKS
+#define IPC__RING_STEP(s) (ipc_test.ring_step ? ipc_test.ring_step(s) : (void)0)
+#else
+#define IPC__RING_STEP(s) ((void)0)
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define IPC__PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define IPC__PAUSE() __asm__ __volatile__("yield")
+#else
+#define IPC__PAUSE() ((void)0)
+#endif
+
+static uint64_t ipc__rec_size(uint64_t n) { return 8 + ((n + 7) & ~(uint64_t)7); }
+
+/* Shared futexes (no FUTEX_PRIVATE_FLAG): the word lives in a mapping
+   other processes share. A wait returns early on a wake, a changed word,
+   a signal or the timeout; the callers look again in every case. */
+static void ipc__futex_wait(uint32_t *word, uint32_t val, int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000;
+    syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+static void ipc__futex_wake(uint32_t *word, int n) { syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0); }
+
+/* Whether a registered thread still runs. kill(tid, 0) is not enough: a
+   killed process stays a zombie until its parent reaps it. */
+static int ipc__tid_alive(pid_t tid) {
+    char path[48], buf[160], *p;
+    ssize_t n;
+    int fd;
+    if (tid <= 0) return 0;
+    if (kill(tid, 0) < 0 && errno == ESRCH) return 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return errno != ENOENT;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 1;
+    buf[n] = 0;
+    p = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+/* Attach-time validation against the mapping's real size. */
+static int ipc__ring_check(const struct ipc__ring_hdr *h, size_t size) {
+    uint64_t c, t, hd;
+    if (size < (size_t)IPC_RING_HEADER + IPC_RING_MIN) return IPC_ECORRUPT;
+    if (IPC__ACQ(&h->magic) != IPC__RING_MAGIC || h->version != IPC_RING_VERSION) return IPC_ECORRUPT;
+    c = h->capacity;
+    if (h->data_offset != IPC_RING_HEADER || c < IPC_RING_MIN || (c & (c - 1)) || c > IPC__RING_MAX_CAP ||
+        c != (uint64_t)size - IPC_RING_HEADER)
+        return IPC_ECORRUPT;
+    if (h->flags & ~(uint32_t)(IPC_RING_MULTI | IPC_RING_SPIN)) return IPC_ECORRUPT;
+    t = IPC__ACQ(&h->tail);
+    hd = IPC__ACQ(&h->head);
+    if (((t | hd) & 7) || t - hd > c) return IPC_ECORRUPT;
+    return 0;
+}
+
+static int ipc__ring_join(ipc_ring *r, int role) {
+    struct ipc__ring_hdr *h = r->h;
+    int32_t cur;
+    int i, n;
+    if (!(r->roles & role)) return -EBADF;
+    r->tid = (pid_t)syscall(SYS_gettid);
+    if (role == IPC__ROLE_CONSUMER) {
+        cur = IPC__ACQ(&h->consumer);
+        while (cur != r->tid) {
+            if (cur != 0 && ipc__tid_alive(cur)) return -EBUSY;
+            if (__atomic_compare_exchange_n(&h->consumer, &cur, r->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) break;
+        }
+        IPC__REL(&h->consumer_closed, 0);
+        r->head = r->tail_seen = IPC__ACQ(&h->head);
+        r->peeked = 0;
+    } else {
+        n = h->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
+        for (i = 0; i < n; i++) { /* a free slot, or one a dead producer left */
+            cur = IPC__ACQ(&h->producer[i]);
+            if (cur == r->tid) break;
+            if (cur != 0 && ipc__tid_alive(cur)) continue;
+            if (__atomic_compare_exchange_n(&h->producer[i], &cur, r->tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                break;
+            i--; /* lost a race for this slot: look at it again */
+        }
+        if (i == n) return -EBUSY;
+        r->slot = i;
+        IPC__REL(&h->producers_ever, 1);
+        r->tail = IPC__ACQ(&h->tail);
+        r->head_seen = IPC__ACQ(&h->head);
+        r->resv_len = SIZE_MAX;
+    }
+    r->joined |= role;
+    return 0;
+}
+
+/* After fork a handle that has not used a role yet joins it as the child. */
+IPC__HOT int ipc__ring_role(ipc_ring *r, int role) {
+    return r->joined & role ? 0 : ipc__ring_join(r, role);
+}
+
+static int ipc__ring_start(ipc_ring *r, int flags) {
+    int rc;
+    r->h = (struct ipc__ring_hdr *)r->shm.addr;
+    if ((rc = ipc__ring_check(r->h, r->shm.size)) < 0) return rc;
+    r->cap = r->h->capacity;
+    r->mask = r->cap - 1;
+    r->data = (uint8_t *)r->shm.addr + IPC_RING_HEADER;
+    r->flags = (int)r->h->flags;
+    r->roles = flags & IPC_O_RDONLY   ? IPC__ROLE_CONSUMER
+               : flags & IPC_O_WRONLY ? IPC__ROLE_PRODUCER
+                                      : IPC__ROLE_PRODUCER | IPC__ROLE_CONSUMER;
+    r->resv_len = SIZE_MAX;
+    r->slot = -1;
+    if (r->roles != (IPC__ROLE_PRODUCER | IPC__ROLE_CONSUMER)) return ipc__ring_join(r, r->roles);
+    return 0;
+}
+
+static void ipc__ring_init(struct ipc__ring_hdr *h, int flags, uint64_t cap) {
+    h->version = IPC_RING_VERSION;
+    h->flags = (uint32_t)(flags & (IPC_RING_MULTI | IPC_RING_SPIN));
+    h->capacity = cap;
+    h->data_offset = IPC_RING_HEADER;
+    IPC__REL(&h->magic, IPC__RING_MAGIC);
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_open(ipc_ring *r, const char *name, int flags, unsigned mode, size_t capacity) {
+    uint64_t cap = IPC_RING_MIN;
+    int64_t deadline = ipc_deadline(1000);
+    long sleep_ns = 0;
+    int rc;
+    memset(r, 0, sizeof *r);
+    ipc__shm_clear(&r->shm);
+    if ((flags & IPC_O_RDONLY) && (flags & IPC_O_WRONLY)) return -EINVAL;
+    if (flags & IPC_O_CREATE) {
+        if (capacity > IPC__RING_MAX_CAP) return -EINVAL;
+        while (cap < capacity) cap <<= 1;
+    }
+    if (!name) { /* anonymous: a sealed memfd, so a receiver can trust its size */
+        if (!(flags & IPC_O_CREATE)) return -EINVAL;
+        if ((rc = ipc_memfd_create(&r->shm, "ipc.ring", IPC_RING_HEADER + (size_t)cap, IPC_SHM_SEAL)) < 0) return rc;
+        ipc__ring_init((struct ipc__ring_hdr *)r->shm.addr, flags, cap);
+    } else {
+        for (;;) {
+            if (flags & IPC_O_CREATE) {
+                rc = ipc_shm_open(&r->shm, name, IPC_O_CREATE | IPC_O_EXCL, mode, IPC_RING_HEADER + (size_t)cap);
+                if (rc == 0) {
+                    ipc__ring_init((struct ipc__ring_hdr *)r->shm.addr, flags, cap);
+                    break;
+                }
+                if (rc != -EEXIST || (flags & IPC_O_EXCL)) return rc;
+            }
+            rc = ipc_shm_open(&r->shm, name, 0, mode, 0);
+            if (rc == -ENOENT && (flags & IPC_O_CREATE)) continue; /* unlinked meanwhile */
+            /* Being created: no size yet, or no magic yet. */
+            if (rc == 0 && IPC__ACQ(&((struct ipc__ring_hdr *)r->shm.addr)->magic) == 0 &&
+                r->shm.size >= sizeof(struct ipc__ring_hdr)) {
+                ipc_shm_close(&r->shm);
+                rc = -ENXIO;
+            }
+            if (rc != -ENXIO) {
+                if (rc < 0) return rc;
+                break;
+            }
+            if (ipc__backoff(deadline, &sleep_ns) < 0) return IPC_ECORRUPT;
+        }
+    }
+    if ((rc = ipc__ring_start(r, flags)) < 0) ipc_shm_close(&r->shm);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_attach_fd(ipc_ring *r, int fd, int flags) {
+    int rc;
+    memset(r, 0, sizeof *r);
+    if ((flags & IPC_O_RDONLY) && (flags & IPC_O_WRONLY)) return -EINVAL;
+    if ((rc = ipc_shm_attach_fd(&r->shm, fd, IPC_SHM_SEAL, 0)) < 0) return rc;
+    if ((rc = ipc__ring_start(r, flags)) < 0) {
+        munmap(r->shm.addr, r->shm.size); /* the caller keeps fd on failure */
+        ipc__shm_clear(&r->shm);
+    }
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_unlink(const char *name) { return ipc_shm_unlink(name); }
+
+/* Wakes the sleepers on word, if any said they sleep. The seq_cst load
+   pairs with the sleeper's seq_cst store of the flag before its last look
+   at the index: one of the two sees the other. */
+IPC__HOT void ipc__ring_wake(uint32_t *word) {
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) && __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST)) {
+        ipc__futex_wake(word, INT_MAX);
+        IPC__RING_STEP(IPC_RING_STEP_WAKE);
+    }
+}
+
+/* What the waiting side's peer is up to: 0 while it may still act, else
+   the error to give. Pids are looked at when check_tids is set. */
+static int ipc__ring_peer_gone(ipc_ring *r, int role, int check_tids) {
+    struct ipc__ring_hdr *h = r->h;
+    int i, n, dead = 0;
+    if (role == IPC__ROLE_PRODUCER) { /* the peer is the consumer */
+        int32_t c = IPC__ACQ(&h->consumer);
+        if (c == 0) return IPC__ACQ(&h->consumer_closed) ? -EPIPE : 0;
+        return check_tids && !ipc__tid_alive(c) ? IPC_EPEERDEAD : 0;
+    }
+    if (!IPC__ACQ(&h->producers_ever)) return 0; /* nobody has come yet */
+    n = h->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
+    for (i = 0; i < n; i++) {
+        int32_t p = IPC__ACQ(&h->producer[i]);
+        if (p == 0) continue;
+        if (!check_tids || ipc__tid_alive(p)) return 0;
+        dead = 1;
+    }
+    return dead ? IPC_EPEERDEAD : IPC_EOF;
+}
+
+/* Waits for the other side to move its index away from seen: the consumer
+   for a commit, a producer for a release. Spins a little, then sleeps on
+   the futex in slices (IPC_RING_SPIN rings keep spinning), looking at the
+   peer's liveness at most every few milliseconds. Returns 0 to look again,
+   or the error: the deadline's, or the peer's (only once the index has
+   stayed put after the peer was seen gone, so nothing committed is lost). */
+static int ipc__ring_wait(ipc_ring *r, int role, uint64_t seen, int64_t deadline) {
+    struct ipc__ring_hdr *h = r->h;
+    uint64_t *watch = role == IPC__ROLE_CONSUMER ? &h->tail : &h->head;
+    uint32_t *word = role == IPC__ROLE_CONSUMER ? &h->consumer_sleeps : &h->producer_sleeps;
+    int i, rc, ms;
+    int64_t now;
+    for (;;) {
+        if (deadline != IPC_DEADLINE_TRY)
+            for (i = 0; i < IPC__RING_SPINS; i++) {
+                if (IPC__RLX(watch) != seen) return 0;
+                IPC__PAUSE();
+            }
+        now = ipc_now_ns();
+        rc = ipc__ring_peer_gone(r, role, now >= r->check_at);
+        if (now >= r->check_at) r->check_at = now + 5000000;
+        if (rc < 0) return IPC__ACQ(watch) != seen ? 0 : rc;
+        if (deadline != IPC_DEADLINE_NEVER && now >= deadline) return ipc_deadline_error(deadline);
+        if (r->flags & IPC_RING_SPIN) continue;
+        IPC__RING_STEP(IPC_RING_STEP_SLEEP);
+        __atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(watch, __ATOMIC_SEQ_CST) != seen) return 0;
+        ms = ipc_deadline_left_ms(deadline);
+        ipc__futex_wait(word, 1, ms < 0 || ms > IPC__RING_SLICE_MS ? IPC__RING_SLICE_MS : ms);
+        if (IPC__RLX(watch) != seen) return 0;
+    }
+}
+
+/* The multi-producer lock: the holder's tid in the word, plus a bit saying
+   someone sleeps on it. A holder that died is found when a sleep slice
+   ends, and its lock is taken over: it never published anything past the
+   tail, so there is nothing to repair. */
+static int ipc__ring_lock(ipc_ring *r, int64_t deadline) {
+    uint32_t *w = &r->h->lock, me = (uint32_t)r->tid, cur, want = me;
+    int spins = 0, ms;
+    for (;;) {
+        cur = 0;
+        if (__atomic_compare_exchange_n(w, &cur, want, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
+        if (++spins < 100) {
+            IPC__PAUSE();
+            continue;
+        }
+        if (deadline == IPC_DEADLINE_TRY ||
+            (deadline != IPC_DEADLINE_NEVER && ipc_now_ns() >= deadline))
+            return ipc_deadline_error(deadline);
+        if (!(cur & IPC__LOCK_WAITERS) &&
+            !__atomic_compare_exchange_n(w, &cur, cur | IPC__LOCK_WAITERS, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            continue;
+        want = me | IPC__LOCK_WAITERS; /* others may sleep too: wake them on unlock */
+        IPC__RING_STEP(IPC_RING_STEP_SLEEP);
+        ms = ipc_deadline_left_ms(deadline);
+        ipc__futex_wait(w, cur | IPC__LOCK_WAITERS, ms < 0 || ms > IPC__RING_SLICE_MS ? IPC__RING_SLICE_MS : ms);
+        cur = IPC__RLX(w);
+        if (cur && !ipc__tid_alive((pid_t)(cur & ~IPC__LOCK_WAITERS)) &&
+            __atomic_compare_exchange_n(w, &cur, want, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break; /* taken over from a dead holder */
+    }
+    r->locked = 1;
+    IPC__RING_STEP(IPC_RING_STEP_LOCK);
+    return 0;
+}
+
+static void ipc__ring_unlock(ipc_ring *r) {
+    r->locked = 0;
+    if (__atomic_exchange_n(&r->h->lock, 0, __ATOMIC_RELEASE) & IPC__LOCK_WAITERS) ipc__futex_wake(&r->h->lock, 1);
+}
+
+/* Reads the consumer's index afresh; refuses one that a sane consumer
+   could not have written. */
+IPC__HOT int ipc__ring_load_head(ipc_ring *r) {
+    uint64_t hd = IPC__ACQ(&r->h->head);
+    if ((hd & 7) || r->tail - hd > r->cap) return IPC_ECORRUPT;
+    r->head_seen = hd;
+    return 0;
+}
+
+/* Room for a record of n payload bytes at the tail, waited for; writes the
+   pad record that skips the end of the buffer when the record would not
+   fit before it. */
+IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
+    struct ipc__ring_hdr *h = r->h;
+    uint64_t need, off, contig, total;
+    int rc, counted = 0;
+    if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) return rc;
+    if (n > r->cap - 8) return -EMSGSIZE;
+    if (r->flags & IPC_RING_MULTI) {
+        if (!r->locked && (rc = ipc__ring_lock(r, deadline)) < 0) return rc;
+        r->tail = IPC__RLX(&h->tail); /* the lock ordered us after the last holder's commit */
+        rc = IPC_ECORRUPT;
+        if ((r->tail & 7) || (r->tail - r->head_seen > r->cap && (rc = ipc__ring_load_head(r)) < 0)) goto fail;
+    }
+    need = ipc__rec_size(n);
+    off = r->tail & r->mask;
+    contig = r->cap - off;
+    total = need <= contig ? need : contig + need;
+    while (r->cap - (r->tail - r->head_seen) < total) {
+        if ((rc = ipc__ring_load_head(r)) < 0) goto fail;
+        if (r->cap - (r->tail - r->head_seen) >= total) break;
+        if (!counted++) IPC__SET(&h->full, IPC__RLX(&h->full) + 1);
+        if ((rc = ipc__ring_wait(r, IPC__ROLE_PRODUCER, r->head_seen, deadline)) < 0) goto fail;
+    }
+    if (need > contig) { /* pad to the end; published with the record */
+        uint32_t *pad = (uint32_t *)(void *)(r->data + off);
+        pad[0] = (uint32_t)(contig - 8);
+        pad[1] = IPC__REC_PAD;
+        r->tail += contig;
+    }
+    r->resv = r->tail;
+    r->resv_len = n;
+    IPC__RING_STEP(IPC_RING_STEP_RESERVE);
+    return 0;
+fail:
+    if (r->locked) ipc__ring_unlock(r);
+    return rc;
+}
+
+/* Publishes the reserved record with n payload bytes: one store of the
+   tail, after which the consumer may read it. */
+IPC__HOT void ipc__ring_commit(ipc_ring *r, size_t n) {
+    struct ipc__ring_hdr *h = r->h;
+    uint32_t *rec = (uint32_t *)(void *)(r->data + (r->resv & r->mask));
+    uint64_t end = r->resv + ipc__rec_size(n), used;
+    rec[0] = (uint32_t)n;
+    rec[1] = IPC__REC_DATA;
+    IPC__SET(&h->sent, IPC__RLX(&h->sent) + 1);
+    used = end - r->head_seen;
+    if (used > IPC__RLX(&h->high_water)) { /* the seen head may be old: look again before raising the mark */
+        r->head_seen = IPC__ACQ(&h->head);
+        used = end - r->head_seen;
+        if (used <= r->cap && used > IPC__RLX(&h->high_water)) IPC__SET(&h->high_water, used);
+    }
+    if (r->flags & IPC_RING_SPIN) {
+        IPC__REL(&h->tail, end);
+    } else {
+        __atomic_store_n(&h->tail, end, __ATOMIC_SEQ_CST);
+    }
+    r->tail = end;
+    r->resv_len = SIZE_MAX;
+    IPC__RING_STEP(IPC_RING_STEP_COMMIT);
+    if (!(r->flags & IPC_RING_SPIN)) ipc__ring_wake(&h->consumer_sleeps);
+    if (r->locked) ipc__ring_unlock(r);
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_reserve(ipc_ring *r, size_t n, void **where, int timeout_ms) {
+    int rc = ipc__ring_reserve(r, n, ipc_deadline(timeout_ms));
+    if (rc < 0) return rc;
+    *where = r->data + (r->resv & r->mask) + 8;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_commit(ipc_ring *r, size_t n) {
+    if (r->resv_len == SIZE_MAX || n > r->resv_len) return -EINVAL;
+    ipc__ring_commit(r, n);
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_send(ipc_ring *r, const void *data, size_t n, int timeout_ms) {
+    int rc = ipc__ring_reserve(r, n, ipc_deadline(timeout_ms));
+    if (rc < 0) return rc;
+    if (n) memcpy(r->data + (r->resv & r->mask) + 8, data, n);
+    IPC__RING_STEP(IPC_RING_STEP_COPY);
+    ipc__ring_commit(r, n);
+    return 0;
+}
+
+/* Makes released space visible to the producers, and wakes one that sleeps. */
+IPC__HOT void ipc__ring_publish_head(ipc_ring *r) {
+    if (r->flags & IPC_RING_SPIN) {
+        IPC__REL(&r->h->head, r->head);
+    } else {
+        __atomic_store_n(&r->h->head, r->head, __ATOMIC_SEQ_CST);
+        ipc__ring_wake(&r->h->producer_sleeps);
+    }
+}
+
+/* The next record, waited for and checked: its payload and length. Every
+   length and tag is read once from the region and bounded before use. */
+IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len, int64_t deadline) {
+    int rc;
+    if ((rc = ipc__ring_role(r, IPC__ROLE_CONSUMER)) < 0) return rc;
+    for (;;) {
+        uint64_t off, contig, avail;
+        uint32_t n, tag;
+        const uint32_t *rec;
+        if (r->head == r->tail_seen) {
+            uint64_t t = IPC__ACQ(&r->h->tail);
+            if ((t & 7) || t - r->head > r->cap) return IPC_ECORRUPT;
+            r->tail_seen = t;
+            if (t == r->head) {
+                if ((rc = ipc__ring_wait(r, IPC__ROLE_CONSUMER, t, deadline)) < 0) return rc;
+                continue;
+            }
+        }
+        off = r->head & r->mask;
+        contig = r->cap - off;
+        avail = r->tail_seen - r->head;
+        rec = (const uint32_t *)(const void *)(r->data + off);
+        n = IPC__RLX(&rec[0]);
+        tag = IPC__RLX(&rec[1]);
+        if (tag == IPC__REC_PAD) {
+            if (n != contig - 8 || contig > avail) return IPC_ECORRUPT;
+            r->head += contig;
+            ipc__ring_publish_head(r);
+            continue;
+        }
+        if (tag != IPC__REC_DATA || ipc__rec_size(n) > contig || ipc__rec_size(n) > avail) return IPC_ECORRUPT;
+        *payload = (const uint8_t *)(rec + 2);
+        *len = n;
+        r->peeked = r->head + ipc__rec_size(n);
+        IPC__RING_STEP(IPC_RING_STEP_ACQUIRE);
+        return 0;
+    }
+}
+
+IPC__HOT void ipc__ring_release(ipc_ring *r) {
+    IPC__SET(&r->h->received, IPC__RLX(&r->h->received) + 1);
+    r->head = r->peeked;
+    r->peeked = 0;
+    ipc__ring_publish_head(r);
+    IPC__RING_STEP(IPC_RING_STEP_RELEASE);
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_ring_peek(ipc_ring *r, const void **where, int timeout_ms) {
+    const uint8_t *p;
+    uint32_t n;
+    int rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
+    if (rc < 0) return rc;
+    *where = p;
+    return (ssize_t)n;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_release(ipc_ring *r) {
+    if (!r->peeked) return -EINVAL;
+    ipc__ring_release(r);
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, int timeout_ms) {
+    const uint8_t *p;
+    uint32_t n;
+    int rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
+    if (rc < 0) return rc;
+    if (n > cap) return -EMSGSIZE; /* the record stays for a bigger buffer */
+    if (n) memcpy(buf, p, n);
+    IPC__RING_STEP(IPC_RING_STEP_READ);
+    ipc__ring_release(r);
+    return (ssize_t)n;
+}
+
+IPC_DEF IPC__UNUSED size_t ipc_ring_max_record(const ipc_ring *r) { return (size_t)(r->cap - 8); }
+
+IPC_DEF IPC__UNUSED int ipc_ring_stat(const ipc_ring *r, ipc_ring_info *info) {
+    const struct ipc__ring_hdr *h = r->h;
+    uint64_t t, hd, sent, recvd;
+    int i;
+    if (!h) return -EINVAL;
+    memset(info, 0, sizeof *info);
+    recvd = IPC__ACQ(&h->received); /* received first: depth never looks negative */
+    hd = IPC__ACQ(&h->head);
+    sent = IPC__ACQ(&h->sent);
+    t = IPC__ACQ(&h->tail);
+    info->capacity = (size_t)r->cap;
+    info->used = (size_t)(t - hd > r->cap ? r->cap : t - hd);
+    info->high_water = (size_t)IPC__RLX(&h->high_water);
+    info->depth = sent - recvd > sent ? 0 : sent - recvd;
+    info->sent = sent;
+    info->received = recvd;
+    info->full = IPC__RLX(&h->full);
+    info->flags = h->flags;
+    info->consumer = IPC__RLX(&h->consumer);
+    for (i = 0; i < IPC__RING_SLOTS; i++) info->producers += IPC__RLX(&h->producer[i]) != 0;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_ring_close(ipc_ring *r) {
+    struct ipc__ring_hdr *h = r->h;
+    if (h && (r->joined & IPC__ROLE_PRODUCER)) {
+        int32_t me = r->tid;
+        if (r->locked) ipc__ring_unlock(r); /* an open reservation is dropped */
+        __atomic_compare_exchange_n(&h->producer[r->slot], &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->consumer_sleeps, 1, __ATOMIC_SEQ_CST); /* wake it whatever it was doing */
+        ipc__ring_wake(&h->consumer_sleeps);
+    }
+    if (h && (r->joined & IPC__ROLE_CONSUMER)) {
+        int32_t me = r->tid;
+        IPC__REL(&h->consumer_closed, 1);
+        __atomic_compare_exchange_n(&h->consumer, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->producer_sleeps, 1, __ATOMIC_SEQ_CST);
+        ipc__ring_wake(&h->producer_sleeps);
+    }
+    r->h = NULL;
+    r->joined = 0;
+    return ipc_shm_close(&r->shm);
 }
 
 /* ==== 6. monitoring ======================================================= */
