@@ -821,6 +821,8 @@ typedef struct ipc_object {
     int listening;         /* unix sockets: __SO_ACCEPTCON in Flags */
     pid_t holder;          /* process scans: the process */
     int fd;                /* process scans: its descriptor, -1 for a mapping */
+    int ring;              /* POSIX shm: an ipc.h ring (count: records queued,
+                              capacity: data bytes, from its header) */
 } ipc_object;
 typedef int (*ipc_object_fn)(const ipc_object *obj, void *arg);
 
@@ -3306,6 +3308,24 @@ IPC_DEF IPC__UNUSED int ipc_scan_unix_sockets(ipc_object_fn fn, void *arg, unsig
     return rc;
 }
 
+/* Marks a shm object that holds an ipc.h ring, from a copy of its header:
+   a valid one of the current version whose capacity matches the size.
+   (Read, not mapped: a hostile object can neither fault nor block us.) */
+static void ipc__scan_ring(int dir, const char *name, const struct stat *st, ipc_object *o) {
+    struct ipc__ring_hdr h;
+    int fd;
+    if (st->st_size < IPC_RING_HEADER + IPC_RING_MIN) return;
+    if ((fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) return;
+    if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == IPC__RING_MAGIC &&
+        h.version == IPC_RING_VERSION && h.data_offset == IPC_RING_HEADER &&
+        h.capacity == (uint64_t)st->st_size - IPC_RING_HEADER) {
+        o->ring = 1;
+        o->capacity = (int64_t)h.capacity;
+        o->count = h.sent >= h.received ? (int64_t)(h.sent - h.received) : -1;
+    }
+    close(fd);
+}
+
 /* Every entry of a directory of IPC objects (/dev/shm, /dev/mqueue), with
    its owner, mode and size from fstatat (no link followed). */
 static int ipc__scan_dir(const char *dir, ipc_kind kind, ipc_object_fn fn, void *arg, unsigned *skipped) {
@@ -3340,6 +3360,7 @@ static int ipc__scan_dir(const char *dir, ipc_kind kind, ipc_object_fn fn, void 
                 mq_close(q);
             }
         }
+        if (kind == IPC_KIND_POSIX_SHM && S_ISREG(st.st_mode)) ipc__scan_ring(dirfd(d), e->d_name, &st, &o);
         rc = fn(&o, arg);
     }
     closedir(d);

@@ -26,6 +26,9 @@
    whose name contains SUBSTR; a System V object has no name, so there SUBSTR
    is matched against its key as ipcs prints it (0x0000002a).
 
+   RING (POSIX shm): for a region that holds an ipc.h ring (its header is
+   valid), the records queued / the data capacity; "-" for any other.
+
    HOLDERS: the processes that have the object: for a POSIX queue, a POSIX
    shm object or a Unix socket, those with its inode open or mapped (a walk
    of every /proc/PID/fd and maps, with ipc_scan_process); for a System V queue,
@@ -37,7 +40,7 @@
    for the whole). An object's line has "kind" (ipc_kind_name) and the
    fields of ipc_object by their names (name, key, id, uid, gid, mode, bytes,
    count, capacity, pid [2], inode, sock_type, sock_state, listening,
-   holder, fd), exact numbers (mode in decimal, key as an unsigned 32-bit
+   holder, fd, ring), exact numbers (mode in decimal, key as an unsigned 32-bit
    number, -1 for unknown), plus "owner" (the user name) and, where
    computed, "holders" (the pids, all of them up to 8) and "nholders".
    With --pid a socket found in /proc/net/unix gets "path". Strings are
@@ -219,7 +222,7 @@ static int cells(const stat_ctx *c, const row *r, char cell[NCOLS][CELL], int ri
     static const char *h_shm[] = {"KEY", "ID", "OWNER", "PERMS", "SIZE", "ATTACHES", "CPID", "LPID"};
     static const char *h_sem[] = {"KEY", "ID", "OWNER", "PERMS", "NSEMS"};
     static const char *h_mq[] = {"NAME", "OWNER", "PERMS", "SIZE", "MESSAGES", "MAXMSG", "HOLDERS"};
-    static const char *h_pshm[] = {"NAME", "OWNER", "PERMS", "SIZE", "HOLDERS"};
+    static const char *h_pshm[] = {"NAME", "OWNER", "PERMS", "SIZE", "RING", "HOLDERS"};
     static const char *h_unix[] = {"PATH", "TYPE", "STATE", "LISTENING", "INODE", "HOLDERS"};
     static const char *h_walk[] = {"PID", "FD", "NAME", "INODE", "OWNER", "SIZE"};
     static const char *h_pid[] = {"FD", "KIND", "NAME", "INODE", "OWNER", "PERMS", "SIZE", "DETAIL"};
@@ -235,7 +238,7 @@ static int cells(const stat_ctx *c, const row *r, char cell[NCOLS][CELL], int ri
         case IPC_KIND_SYSV_SHM: h = h_shm, n = 8, rt = "01011111"; break;
         case IPC_KIND_SYSV_SEM: h = h_sem, n = 5, rt = "01011"; break;
         case IPC_KIND_POSIX_MQ: h = h_mq, n = 7, rt = "0011110"; break;
-        case IPC_KIND_POSIX_SHM: h = h_pshm, n = 5, rt = "00110"; break;
+        case IPC_KIND_POSIX_SHM: h = h_pshm, n = 6, rt = "001100"; break;
         default: h = h_unix, n = 6, rt = "000010"; break;
         }
     for (int i = 0; i < n; i++) {
@@ -310,8 +313,12 @@ static int cells(const stat_ctx *c, const row *r, char cell[NCOLS][CELL], int ri
             number(cell[4], CELL, o->count);
             number(cell[5], CELL, o->capacity);
             holders_cell(cell[6], CELL, r);
-        } else {
-            holders_cell(cell[4], CELL, r);
+        } else { /* an ipc.h ring: records queued / data capacity */
+            char cap[CELL / 2];
+            human(cap, sizeof cap, o->capacity);
+            if (o->ring) snprintf(cell[4], CELL, "%lld/%s", (long long)o->count, cap);
+            else snprintf(cell[4], CELL, "-");
+            holders_cell(cell[5], CELL, r);
         }
         break;
     default:
@@ -373,8 +380,8 @@ static void json_row(const stat_ctx *c, const row *r) {
     json_string(owner(o->uid, own, sizeof own));
     printf(",\"mode\":%u,\"bytes\":%lld,\"count\":%lld,\"capacity\":%lld,\"pid\":[%d,%d],\"inode\":%lu", o->mode,
            (long long)o->bytes, (long long)o->count, (long long)o->capacity, (int)o->pid[0], (int)o->pid[1], o->inode);
-    printf(",\"sock_type\":%d,\"sock_state\":%d,\"listening\":%d,\"holder\":%d,\"fd\":%d", o->sock_type, o->sock_state,
-           o->listening, (int)o->holder, o->fd);
+    printf(",\"sock_type\":%d,\"sock_state\":%d,\"listening\":%d,\"holder\":%d,\"fd\":%d,\"ring\":%d", o->sock_type,
+           o->sock_state, o->listening, (int)o->holder, o->fd, o->ring);
     if (!c->pid && !c->walk && has_holders(c->kind)) {
         int shown = r->nholders < HOLD_MAX ? r->nholders : HOLD_MAX;
         printf(",\"holders\":[");
