@@ -21,10 +21,13 @@
        3. mechanisms         open flags (IPC_O_*), then one section each:
           3c.                System V message queues
           3d.                POSIX message queues
-                             (3a pipes, 3b FIFOs, 3e Unix sockets and 3f shared
-                             memory are still to come)
-       4.-5.                 shared-memory ring and channels: not in this
-                             version yet
+          3f.                shared memory: shm_open, memfd, file, anonymous
+                             (3a pipes, 3b FIFOs, 3e Unix sockets are still
+                             to come)
+       4. shm ring           bounded queue of records in shared memory:
+                             lock-free SPSC, multi-producer, futex waits,
+                             zero-copy, survives a peer's death
+       5. channels           not in this version yet
        6. monitoring         scans of live IPC objects (System V, POSIX MQ and
                              shm, unix sockets, one process's fds and maps)
 
@@ -141,6 +144,11 @@
        mq_getattr / mq_setattr    ipc_mq_stat / ipc_mq_set_nonblock
        mq_notify                  ipc_mq_notify_signal / _thread / _cancel
        read /proc/sys/fs/mqueue   ipc_mq_limits_read
+       shm_open + mmap            ipc_shm_open (+ posix_fallocate)
+       memfd_create + F_ADD_SEALS ipc_memfd_create, ipc_shm_attach_fd
+       open + mmap / msync        ipc_file_map / ipc_shm_sync
+       mmap(MAP_ANONYMOUS)        ipc_anon_map
+       atomics + futex            ipc_ring_send / recv / reserve / peek
        ipcs / /proc/sysvipc       ipc_scan_sysv
        ls /dev/mqueue, /dev/shm   ipc_scan_posix_mq, ipc_scan_posix_shm
        ss -x / /proc/net/unix     ipc_scan_unix_sockets
@@ -657,9 +665,12 @@ IPC_DEF int ipc_shm_close(ipc_shm *m);
    received. A producer that must wait for room and finds the consumer
    closed gets -EPIPE; dead, IPC_EPEERDEAD. A record is published by one
    store at commit, so a producer killed at any point never exposes half a
-   record. Liveness is the registered pid (kill(pid, 0) and /proc/PID/stat),
-   checked while waiting: a recycled pid looks alive, and processes in
-   different pid namespaces must not share a ring.
+   record; a record leaves the ring at release, so one a consumer had read
+   but not released when it died goes to the next consumer. Each side
+   registers its thread id (threads may stand in for processes); liveness
+   is kill(tid, 0) and /proc/TID/stat (a zombie is dead), looked at while
+   waiting: a recycled id looks alive, and processes in different pid
+   namespaces must not share a ring.
 
    Trust. Attaching validates the header against the mapping's real size
    (IPC_ECORRUPT), and every index and record length read from the region
@@ -669,7 +680,8 @@ IPC_DEF int ipc_shm_close(ipc_shm *m);
    (anonymous) are sealed against it. Payloads seen in place (peek) live in
    shared memory a hostile peer can still change: copy before validating.
 
-   Layout (version 1, little-endian, DESIGN.md): a 4096-byte header --
+   Layout (version 1, the machine's byte order, DESIGN.md): a 4096-byte
+   header --
    magic "ipc.ring", version, flags, capacity, data offset, then the
    producer's index, the consumer's index and the two futex words each on
    a cache line of its own, then the producer registry -- and the data:
