@@ -18,13 +18,13 @@ HARNESSES   := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 EXAMPLES    := $(basename $(notdir $(wildcard examples/*.c)))
 BENCHES     := $(basename $(notdir $(wildcard bench/*.c)))
 
-.PHONY: all help deps test unit check quickstart replay fuzz-smoke bats fuzz fuzz-afl bench demo install fmt clean
+.PHONY: all help deps test unit tsan check quickstart replay fuzz-smoke bats fuzz fuzz-afl bench demo install fmt clean
 
 all: $(EXAMPLES:%=$(B)/examples/%) $(B)/gcc/unit
 
 help:
 	@echo "make demo       run the example: framed messages between two processes"
-	@echo "make test       every test: unit (gcc, clang, ASan+UBSan), header check, fuzz"
+	@echo "make test       every test: unit (gcc, clang, ASan+UBSan, TSan), header check, fuzz"
 	@echo "                corpus replay, a short fuzz smoke, bats; ends 'N passed, N failed'"
 	@echo "make check      ipc.h alone compiles clean: gcc/clang, c99/c11, two TUs, C++"
 	@echo "make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 60)"
@@ -83,13 +83,21 @@ STEP := tests/step.sh
 
 test: deps
 	@rm -rf $(B)/results && mkdir -p $(B)/results
-	@$(MAKE) --no-print-directory -k unit check quickstart replay fuzz-smoke bats || true
+	@$(MAKE) --no-print-directory -k unit tsan check quickstart replay fuzz-smoke bats || true
 	@tests/summary.sh
 
 unit: $(B)/gcc/unit $(B)/clang/unit $(B)/asan/unit
 	@$(STEP) criterion unit-gcc $(B)/gcc/unit --jobs 2
 	@$(STEP) criterion unit-clang $(B)/clang/unit --jobs 2
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp $(STEP) criterion unit-asan $(B)/asan/unit --jobs 2
+
+# ThreadSanitizer: threads stand in for processes around the shared ring.
+TSAN_PROGS  := $(basename $(notdir $(wildcard tests/tsan_*.c)))
+$(B)/tsan/%: tests/%.c ipc.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -g -O1 $(WARN) -fsanitize=thread -I. -o $@ $< -pthread
+tsan: $(TSAN_PROGS:%=$(B)/tsan/%)
+	@for t in $(TSAN_PROGS); do TSAN_OPTIONS=halt_on_error=1 $(STEP) counts $$t $(B)/tsan/$$t; done
 
 check: | deps
 	@$(STEP) single check tests/check.sh

@@ -597,7 +597,9 @@ IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
    file, and an anonymous MAP_SHARED mapping inherited across fork. Sizes are
    checked before mapping: a region smaller than the caller expects is an
    error at open, never a SIGBUS later. Creation reserves the memory
-   (posix_fallocate), so a full tmpfs answers -ENOSPC at once. */
+   (posix_fallocate), so a full tmpfs answers -ENOSPC at once; a memfd has
+   no tmpfs limit, so sizes beyond physical memory are refused (-ENOMEM)
+   rather than reserved. */
 typedef struct ipc_shm {
     void *addr;  /* the mapping (MAP_SHARED) */
     size_t size; /* its length in bytes */
@@ -719,8 +721,8 @@ typedef struct ipc_ring {
    IPC_O_CREATE, IPC_O_EXCL; the role: IPC_O_WRONLY producer, IPC_O_RDONLY
    consumer, neither both (each role registers on its first use: fork
    first); at creation only: IPC_RING_MULTI, IPC_RING_SPIN. capacity: data
-   bytes at creation, rounded up to a power of two, at least IPC_RING_MIN;
-   0 on open takes the ring's own. A ring being created by another process
+   bytes at creation, rounded up to a power of two, IPC_RING_MIN to 1 GiB
+   (-EINVAL above); 0 on open takes the ring's own. A ring being created by another process
    is waited for up to a second. Returns 0 or the errors of ipc_shm_open,
    -EBUSY (the role is taken by a live process), IPC_ECORRUPT. */
 IPC_DEF int ipc_ring_open(ipc_ring *r, const char *name, int flags, unsigned mode, size_t capacity);
@@ -2390,8 +2392,12 @@ static int ipc__shm_map(ipc_shm *m, int fd, int flags, size_t size) {
    its size, and the memory behind it reserved now -- tmpfs would otherwise
    hand out pages on first touch and answer a full disk with SIGBUS. */
 static int ipc__shm_reserve(int fd, unsigned mode, size_t size) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     int rc;
     if (size == 0 || size > (size_t)INT64_MAX) return -EINVAL;
+    /* A memfd has no tmpfs size limit: reserving more than the machine has
+       would summon the OOM killer, not an error. */
+    if (pages > 0 && page > 0 && size / (size_t)page >= (size_t)pages) return -ENOMEM;
     if (mode && fchmod(fd, (mode_t)mode) < 0) return ipc__err();
     if (ftruncate(fd, (off_t)size) < 0) return ipc__err();
     if ((rc = posix_fallocate(fd, 0, (off_t)size)) != 0) return -rc; /* returns the error, not errno */
@@ -2519,7 +2525,7 @@ IPC_DEF IPC__UNUSED int ipc_shm_close(ipc_shm *m) {
 
 #define IPC__RING_MAGIC 0x676e69722e637069ull /* "ipc.ring", little-endian */
 #define IPC__RING_SLOTS 64                    /* producers registered at once */
-#define IPC__RING_MAX_CAP ((uint64_t)1 << 40)
+#define IPC__RING_MAX_CAP ((uint64_t)1 << 30) /* records carry u32 lengths; 1 GiB is plenty */
 #define IPC__REC_DATA 0x31434552u /* "REC1" */
 #define IPC__REC_PAD 0x31444150u  /* "PAD1" */
 #define IPC__LOCK_WAITERS 0x80000000u
