@@ -2852,7 +2852,7 @@ static ssize_t ipc__unix_send(int fd, const ipc_unix_addr *to, const void *data,
     } ctl;
     size_t sent = 0;
     long sleep_ns = 0;
-    int rc;
+    int rc, full = 0;
     for (;;) {
         struct msghdr m;
         struct iovec iov;
@@ -2880,6 +2880,7 @@ static ssize_t ipc__unix_send(int fd, const ipc_unix_addr *to, const void *data,
         r = ipc__sys_sendmsg(fd, &m, MSG_NOSIGNAL | (deadline == IPC_DEADLINE_NEVER ? 0 : MSG_DONTWAIT));
         if (r > 0 || (r == 0 && n == 0)) {
             nfds = 0;
+            full = 0;
             sent += (size_t)r;
             if (sent >= n) return (ssize_t)n;
             continue; /* a stream took part of it */
@@ -2887,11 +2888,13 @@ static ssize_t ipc__unix_send(int fd, const ipc_unix_addr *to, const void *data,
         if (r == 0) errno = EAGAIN; /* nothing taken of a non-empty send: no room */
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
+        if (deadline == IPC_DEADLINE_TRY) return -EAGAIN;
         /* Full. POLLOUT on a connected socket covers its peer's queue too; an
            unconnected one cannot poll for the receiver of a sendto, so it
-           also sleeps between attempts. */
+           sleeps between attempts -- as does any socket whose POLLOUT came
+           and was then refused again, so a wrong POLLOUT never spins. */
         if ((rc = ipc_wait_fd(fd, POLLOUT, deadline)) < 0) return rc;
-        if (to && (rc = ipc__backoff(deadline, &sleep_ns)) < 0) return rc;
+        if ((to || full++) && (rc = ipc__backoff(deadline, &sleep_ns)) < 0) return rc;
     }
 }
 
@@ -3010,6 +3013,7 @@ IPC_DEF IPC__UNUSED ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_uni
         if (n >= 0) break;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
+        if (deadline == IPC_DEADLINE_TRY) return -EAGAIN;
         if ((rc = ipc_wait_fd(fd, POLLIN, deadline)) < 0) return rc;
     }
     from->len = m.msg_namelen < sizeof from->sa ? m.msg_namelen : (socklen_t)sizeof from->sa;
