@@ -18,12 +18,16 @@
        2. robust I/O         write_all / writev_all / read_full with
                              timeouts, framed send/recv, a buffered framed
                              reader, a non-blocking sender with a bounded queue
-       3. mechanisms         open flags (IPC_O_*), then one section each:
+       3. mechanisms         open flags (IPC_O_*), ipc_fd_queued, then one
+                             section each:
+          3a.                pipes: atomic frames from many writers
+          3b.                FIFOs (named pipes), opened without clobbering
           3c.                System V message queues
           3d.                POSIX message queues
+          3e.                Unix domain sockets: stream, datagram,
+                             seqpacket, abstract names, fd passing, peer
+                             credentials
           3f.                shared memory: shm_open, memfd, file, anonymous
-                             (3a pipes, 3b FIFOs, 3e Unix sockets are still
-                             to come)
        4. shm ring           bounded queue of records in shared memory:
                              lock-free SPSC, multi-producer, futex waits,
                              zero-copy, survives a peer's death
@@ -76,6 +80,8 @@
                          reads/writes, EINTR at call N, allocation failure at
                          call N, replaceable system calls. See ipc_test_hooks.
                          Never for production builds.
+       IPC_UNIX_MAX_FDS  (set globally) descriptors one unix-socket message
+                         may carry, sent or received; default 16.
 
    ERRORS
    Functions that can fail return int or ssize_t: >= 0 success, < 0 failure.
@@ -89,6 +95,8 @@
        IPC_EPEERDEAD  the peer process died
        IPC_EMQMSGMAX, IPC_EMQSIZEMAX, IPC_EMQQUEUESMAX, IPC_EMSGMAX,
        IPC_EMSGMNI    a kernel limit, named with its /proc/sys file
+       IPC_EFDTRUNC   descriptors passed with a message were cut off
+                      (MSG_CTRUNC) or not wanted; all of them were closed
    ipc_strerror() names every code. Nothing prints, nothing exits, nothing
    aborts on bad input, and errno is not part of the contract.
 
@@ -119,7 +127,10 @@
    THREADS AND PROCESSES
    No global state (outside IPC_TEST_HOOKS builds). A handle (ipc_decoder,
    ipc_reader, ipc_sender) belongs to one thread at a time. Writes that must
-   not interleave with other writers on one pipe must fit in PIPE_BUF.
+   not interleave with other writers on one pipe must fit in PIPE_BUF
+   (ipc_pipe_send_frame). ipc_unix_listen sets the process-wide umask for
+   the instant of bind(2): a file another thread creates in that instant
+   gets the same umask.
 
    SIGPIPE
    Writes to a pipe or socket whose reader is gone return -EPIPE. Sockets use
@@ -134,6 +145,12 @@
        read(header) + read(body)  ipc_recv_frame
        read(64 KiB) + decode      ipc_reader_next
        non-blocking queue + poll  ipc_sender_send / ipc_sender_flush
+       ioctl FIONREAD             ipc_fd_queued
+       pipe2(O_CLOEXEC)           ipc_pipe
+       fcntl F_GET/SETPIPE_SZ     ipc_pipe_size / ipc_pipe_set_size
+       write(<= PIPE_BUF)         ipc_pipe_send_frame
+       mkfifo + open + fstat      ipc_fifo_open
+       lstat + unlink             ipc_fifo_remove, ipc_unix_unlink
        ftok                       ipc_sysv_key
        msgget                     ipc_sysv_open
        msgsnd / msgrcv            ipc_sysv_send / ipc_sysv_recv (+ timeouts)
@@ -144,6 +161,15 @@
        mq_getattr / mq_setattr    ipc_mq_stat / ipc_mq_set_nonblock
        mq_notify                  ipc_mq_notify_signal / _thread / _cancel
        read /proc/sys/fs/mqueue   ipc_mq_limits_read
+       socket + bind + listen     ipc_unix_listen (stale socket replaced)
+       accept4 + SO_PEERCRED      ipc_unix_accept
+       socket + connect           ipc_unix_connect (waits for the listener)
+       socketpair                 ipc_unix_pair
+       sendmsg + SCM_RIGHTS       ipc_unix_send, ipc_unix_sendto
+       recvmsg + cmsg walk        ipc_unix_recv, ipc_unix_take_cmsg
+       getsockopt SO_PEERCRED     ipc_unix_peer
+       SO_SNDBUF / SO_RCVBUF      ipc_unix_buffers / ipc_unix_set_buffers
+       SO_PASSCRED                ipc_unix_set_passcred
        shm_open + mmap            ipc_shm_open (+ posix_fallocate)
        memfd_create + F_ADD_SEALS ipc_memfd_create, ipc_shm_attach_fd
        open + mmap / msync        ipc_file_map / ipc_shm_sync
@@ -159,6 +185,15 @@
        any process without CAP_SYS_RESOURCE -- root included in containers;
        256 queues (queues_max). System V: a message of 8 KiB (kernel.msgmax),
        16 KiB a queue (kernel.msgmnb). Each is a named error code.
+       Pipes: 64 KiB each; F_SETPIPE_SZ up to fs.pipe-max-size (1 MiB)
+       without CAP_SYS_RESOURCE; writes up to PIPE_BUF (4096) are atomic.
+       Unix sockets: a path of at most 107 bytes (sun_path is 108 with its
+       NUL), an abstract name of at most 107 after the '@'; a datagram of
+       at most the sender's SO_SNDBUF less 32 bytes (about 212 KB by
+       default, net.core.wmem_default), else -EMSGSIZE; at most
+       net.unix.max_dgram_qlen (often 10..512) datagrams queued per
+       receiver; SCM_MAX_FD (253) descriptors a message (this library
+       passes at most IPC_UNIX_MAX_FDS).
 */
 #ifndef IPC_H
 #define IPC_H
@@ -169,9 +204,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/ipc.h>   /* key_t, IPC_PRIVATE */
-#include <sys/types.h> /* ssize_t, pid_t, uid_t */
-#include <sys/uio.h>   /* struct iovec */
+#include <sys/ipc.h>    /* key_t, IPC_PRIVATE */
+#include <sys/socket.h> /* socklen_t, struct msghdr */
+#include <sys/types.h>  /* ssize_t, pid_t, uid_t */
+#include <sys/uio.h>    /* struct iovec */
+#include <sys/un.h>     /* struct sockaddr_un */
 
 #ifdef IPC_STATIC
 #define IPC_DEF static
@@ -198,7 +235,8 @@ enum {
     IPC_EMQSIZEMAX = -1008,   /* POSIX MQ msgsize above fs.mqueue.msgsize_max */
     IPC_EMQQUEUESMAX = -1009, /* POSIX MQ count at fs.mqueue.queues_max */
     IPC_EMSGMAX = -1010,      /* System V message above kernel.msgmax */
-    IPC_EMSGMNI = -1011       /* System V queue count at kernel.msgmni */
+    IPC_EMSGMNI = -1011,      /* System V queue count at kernel.msgmni */
+    IPC_EFDTRUNC = -1012      /* passed descriptors cut off or not wanted: all closed */
 };
 
 /* Names any code this library returns: -errno values and IPC_E*.
@@ -218,8 +256,8 @@ IPC_DEF int ipc_deadline_left_ms(int64_t deadline);
 IPC_DEF int ipc_deadline_error(int64_t deadline);
 
 #ifdef IPC_TEST_HOOKS
-/* Fault injection for tests. Every readv, writev and sendmsg the library
-   makes counts as one I/O call; every allocation as one alloc.
+/* Fault injection for tests. Every readv, writev, sendmsg and recvmsg the
+   library makes counts as one I/O call; every allocation as one alloc.
    Zero-initialised means "no faults, real system calls". */
 typedef struct ipc_test_hooks {
     uint64_t rng;                /* xorshift64 state for short counts (!= 0) */
@@ -234,6 +272,9 @@ typedef struct ipc_test_hooks {
     ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
     ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
     int (*poll)(void *fds, unsigned long nfds, int timeout_ms);
+    /* ipc_unix_take_cmsg's closing of the descriptors it refuses: a fuzzer
+       feeding it made-up descriptor numbers counts them here. */
+    int (*close)(int fd);
     /* Called at each step of a ring operation (IPC_RING_STEP_*, section
        4): a test kills its process there. */
     void (*ring_step)(int step);
@@ -455,6 +496,85 @@ enum {
 };
 #define IPC_MODE_DEFAULT 0600
 
+/* The bytes waiting to be read (ioctl FIONREAD): on a pipe, FIFO or stream
+   socket all of them; on a datagram or seqpacket socket the size of the
+   next message (0 for an empty one or for none). Never waits. Returns >= 0,
+   or -EINVAL (a listening socket), -ENOTTY (a descriptor with no queue),
+   -EBADF, -errno. */
+IPC_DEF int ipc_fd_queued(int fd);
+
+/* ==== 3a. pipes =========================================================== */
+/* A pipe is a one-way kernel buffer, 64 KiB by default. A write of at most
+   PIPE_BUF (4096) bytes is atomic: it never interleaves with other writers'
+   bytes, and on a full non-blocking pipe it goes whole or not at all
+   (-EAGAIN). Longer writes may be split and interleaved. Read pipes with
+   section 2 (ipc_reader, ipc_recv_frame, ipc_read_some). */
+
+/* pipe2(2) with O_CLOEXEC: fds[0] reads, fds[1] writes. flags: 0 or
+   IPC_O_NONBLOCK (both ends); anything else is -EINVAL. Returns 0, -EMFILE,
+   -ENFILE, -errno. */
+IPC_DEF int ipc_pipe(int fds[2], int flags);
+
+/* A pipe's (or FIFO's) capacity in bytes, through either end: fcntl
+   F_GETPIPE_SZ and F_SETPIPE_SZ. ipc_pipe_set_size returns the capacity the
+   kernel chose: bytes rounded up to a power-of-two number of pages. Errors:
+   -EINVAL for 0 or more than INT_MAX; -EPERM above
+   /proc/sys/fs/pipe-max-size (1 MiB) without CAP_SYS_RESOURCE, or once the
+   user's pipes hold fs.pipe-user-pages-soft pages; -EBUSY below what is
+   queued now; -EBADF for a descriptor that is not a pipe. */
+IPC_DEF int ipc_pipe_size(int fd);
+IPC_DEF int ipc_pipe_set_size(int fd, size_t bytes);
+
+/* One frame (the codec's header and payload, or the COBS encoding, built in
+   a stack buffer) in ONE write of at most PIPE_BUF bytes, so that it never
+   interleaves with frames other writers put on the same pipe or FIFO: many
+   writers may share one. A frame longer than PIPE_BUF (a payload of about
+   4 KiB less the header) is -EMSGSIZE before anything is written. Waits
+   for room up to timeout_ms; never raises SIGPIPE. (A stream socket makes
+   no such promise of atomicity.) A single writer sends frames of any size
+   with ipc_send_frame. Returns 0, -EMSGSIZE, -EINVAL (unknown codec),
+   -EAGAIN, -ETIMEDOUT, -EPIPE, -errno. */
+IPC_DEF int ipc_pipe_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms);
+
+/* ==== 3b. FIFOs =========================================================== */
+/* A FIFO is a pipe with a name in the file system, so unrelated processes
+   can open it; its data never touches the disk. */
+
+/* Opens the FIFO at path (and makes it, with IPC_O_CREATE); returns the
+   descriptor, close-on-exec.
+   flags: IPC_O_CREATE    mkfifo with mode (0 means 0600); a FIFO this call
+                          made gets exactly mode, set with fchmod on a
+                          descriptor whatever the umask
+          IPC_O_EXCL      with IPC_O_CREATE: -EEXIST if path exists
+          IPC_O_RDONLY    a reader; IPC_O_WRONLY a writer; neither: both
+                          ends (O_RDWR: Linux opens it at once, and a
+                          reader holding a write end never sees EOF)
+          IPC_O_NONBLOCK  the descriptor stays non-blocking (otherwise it is
+                          blocking once open)
+   Never follows or replaces what is at path: anything but a FIFO, a
+   symlink included, is -EEXIST ("the path exists and is not a FIFO") and
+   is left untouched, a symlink's target too; an existing FIFO must be
+   owned by the caller and have no mode bits beyond mode, else -EACCES.
+   A reader never waits in open. Until the first writer opens, read()
+   returns 0, which the library's readers report as IPC_EOF; poll(), and so
+   ipc_wait_fd(fd, POLLIN, deadline), waits on Linux until the first writer
+   has written (or come and gone). A reader that must wait for its writer
+   calls ipc_wait_fd before reading, or opens both ends.
+   A writer waits for a reader (open(2) says ENXIO while there is none),
+   trying again every 0.1 to 4 ms: timeout 0 gives -ENXIO at once, a finite
+   timeout -ETIMEDOUT, -1 waits forever. A writer that makes the FIFO under
+   a umask that took bits of mode opens its read end for the instant of
+   fchmod.
+   If this call made the FIFO and then fails, it removes it again.
+   Returns the fd, or -EINVAL, -ENOENT (no such FIFO and no IPC_O_CREATE),
+   -EEXIST, -EACCES, -ENXIO, -ETIMEDOUT, -EMFILE, -errno. */
+IPC_DEF int ipc_fifo_open(const char *path, int flags, unsigned mode, int timeout_ms);
+
+/* unlink(2) of a FIFO: the name goes; open descriptors keep working. Only
+   what lstat calls a FIFO is removed; anything else (a symlink to a FIFO
+   included) is -EINVAL and stays. Returns 0, -ENOENT, -EINVAL, -errno. */
+IPC_DEF int ipc_fifo_remove(const char *path);
+
 /* ==== 3c. System V message queues ========================================= */
 /* A queue is its id (msgget's answer): a plain int, valid in every process.
    Timeouts: System V has none. -1 blocks in msgsnd/msgrcv; 0 is IPC_NOWAIT;
@@ -590,6 +710,189 @@ typedef struct ipc_mq_limits {
     long msg_max, msgsize_max, queues_max, msg_default, msgsize_default;
 } ipc_mq_limits;
 IPC_DEF int ipc_mq_limits_read(ipc_mq_limits *lim);
+
+/* ==== 3e. Unix domain sockets ============================================= */
+/* AF_UNIX sockets of three types: SOCK_STREAM (bytes: frame them with
+   section 2), SOCK_DGRAM and SOCK_SEQPACKET (whole messages; on Linux a
+   datagram is never dropped: a full receiver makes the sender wait).
+   Names: "/path" or "relative/path" in the file system (at most 107 bytes),
+   or "@name" in Linux's abstract namespace (at most 107 bytes after the
+   '@'): no file, gone with the socket, no permission check -- anyone in
+   the network namespace may connect, so check ipc_unix_peer.
+   Every descriptor is close-on-exec, received ones included. Sends never
+   raise SIGPIPE: a closed peer is -EPIPE (or -ECONNRESET). Backpressure:
+   bytes in flight count against the sender's SO_SNDBUF until they are
+   read, and a receiver queues at most net.unix.max_dgram_qlen datagrams;
+   past either, a send waits up to timeout_ms or answers -EAGAIN. */
+#ifndef IPC_UNIX_MAX_FDS
+#define IPC_UNIX_MAX_FDS 16 /* descriptors one message may carry, both ways */
+#endif
+
+/* A socket address and its length, as bind/connect/recvmsg count it. */
+typedef struct ipc_unix_addr {
+    struct sockaddr_un sa;
+    socklen_t len;
+} ipc_unix_addr;
+
+/* A process's credentials, as the kernel vouches for them. */
+typedef struct ipc_peer {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} ipc_peer;
+
+/* A name to an address: "/path" or "relative/path" (at most 107 bytes:
+   sun_path holds 108 with the NUL), or "@name" for an abstract name
+   (sun_path[0] = 0, then the name's bytes without a NUL; at most 107).
+   No side effect: nothing is created or checked on disk. Returns 0, -EINVAL
+   (NULL, "" or "@" alone), -ENAMETOOLONG. */
+IPC_DEF int ipc_unix_addr_set(ipc_unix_addr *a, const char *name);
+/* An address back to text: "@name" or the path; "" for an unnamed socket.
+   Bytes below 0x20 in an abstract name show as '?'. Returns the length
+   written (the NUL not counted), or -ENAMETOOLONG when cap is too small. */
+IPC_DEF int ipc_unix_addr_format(const ipc_unix_addr *a, char *out, size_t cap);
+
+/* socket + bind + listen: a server's socket, returned as its fd. type is
+   SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET; flags 0 or IPC_O_NONBLOCK.
+   A stream or seqpacket listener is always non-blocking: accept with
+   ipc_unix_accept. A datagram socket is non-blocking only with
+   IPC_O_NONBLOCK. mode (0 means 0600) is the socket file's exact mode: the
+   umask is set to 0777 & ~mode for the instant of bind(2) and restored
+   (process-wide: see THREADS AND PROCESSES). backlog 0 means SOMAXCONN.
+   A path already in use: not a socket is -EEXIST (never removed); another
+   user's socket is -EADDRINUSE; our own is probed with a connect of the
+   same type: ECONNREFUSED means stale, so it is removed and bound again
+   (once); anything else (accepted, backlog full, another type) means live:
+   -EADDRINUSE, a live server is never stolen. (A server caught between its
+   own bind and listen refuses the probe too, and would lose its name: the
+   one window.) An abstract name in use is -EADDRINUSE. A failure after
+   bind removes the path this call bound. Returns the fd, or -EINVAL,
+   -ENAMETOOLONG, -EEXIST, -EADDRINUSE, -EACCES, -ENOENT (no such
+   directory), -EMFILE, -errno. */
+IPC_DEF int ipc_unix_listen(const char *name, int type, int flags, unsigned mode, int backlog);
+
+/* accept4(2), waiting up to timeout_ms for a connection: the new socket,
+   close-on-exec, non-blocking only with IPC_O_NONBLOCK in flags. A
+   connection that was aborted before it was accepted is skipped. peer (may
+   be NULL) gets the connecting process's credentials (SO_PEERCRED).
+   Returns the fd, or -EAGAIN (timeout 0, none waiting), -ETIMEDOUT,
+   -EMFILE / -ENFILE (the connection stays queued: accept again once fds
+   are free), -EINVAL, -errno. */
+IPC_DEF int ipc_unix_accept(int lfd, int flags, ipc_peer *peer, int timeout_ms);
+
+/* socket + connect: a client's socket, returned as its fd. No listener yet
+   (ENOENT, ECONNREFUSED) and a full backlog (EAGAIN) are tried again every
+   0.1 to 4 ms until timeout_ms, so a client may start before its server:
+   timeout 0 returns that error at once, a finite timeout -ETIMEDOUT. A
+   datagram or seqpacket client is first bound to an automatic abstract
+   name (bind with the family alone), so a datagram server can reply to
+   it (ipc_unix_aux.from) and a seqpacket peer can tell its empty messages
+   from its end (see ipc_unix_recv). The socket is blocking unless flags
+   holds IPC_O_NONBLOCK. Returns the fd, or -EINVAL, -ENAMETOOLONG,
+   -ENOENT, -ECONNREFUSED, -EAGAIN, -ETIMEDOUT, -EPROTOTYPE (a listener of
+   another type), -EACCES, -EMFILE, -errno. */
+IPC_DEF int ipc_unix_connect(const char *name, int type, int flags, int timeout_ms);
+
+/* socketpair(2): two connected sockets of type, close-on-exec, both
+   non-blocking with IPC_O_NONBLOCK. A seqpacket pair is bound to automatic
+   abstract names, as ipc_unix_connect does. Returns 0, -EINVAL, -EMFILE,
+   -errno. */
+IPC_DEF int ipc_unix_pair(int fds[2], int type, int flags);
+
+/* Removes a socket's file system name (the socket itself lives on until
+   closed). Only what lstat calls a socket is removed; anything else is
+   -EINVAL and stays. An abstract name has nothing to remove: 0. Returns 0,
+   -ENOENT, -EINVAL, -ENAMETOOLONG, -errno. */
+IPC_DEF int ipc_unix_unlink(const char *name);
+
+/* One sendmsg(2) with MSG_NOSIGNAL, and nfds descriptors (0 to
+   IPC_UNIX_MAX_FDS) as one SCM_RIGHTS message attached to the first byte.
+   The receiver gets duplicates; the caller's stay open.
+   Stream: sends all n bytes (the rest without the descriptors), waiting for
+   room up to timeout_ms; descriptors need at least one byte to ride on
+   (n == 0 with nfds > 0 is -EINVAL). A send that fails after part of it
+   went out leaves the stream cut inside a message: close it.
+   Datagram / seqpacket: exactly one message, an empty one (n == 0) too;
+   -EMSGSIZE (from the kernel) for one the socket cannot carry.
+   A full socket: -EAGAIN for timeout 0, else waits, then -ETIMEDOUT.
+   Returns n, or -EINVAL, -EMSGSIZE, -EAGAIN, -ETIMEDOUT, -EPIPE,
+   -ECONNRESET, -ENOTCONN, -ETOOMANYREFS (too many descriptors in flight),
+   -errno. */
+IPC_DEF ssize_t ipc_unix_send(int fd, const void *data, size_t n, const int *fds, int nfds, int timeout_ms);
+/* One datagram to the address `to` (a server replying to aux.from), as
+   ipc_unix_send sends one. A full receiver cannot be polled for from an
+   unconnected socket, so the wait for it is a sleep of 0.1 to 4 ms between
+   attempts. Returns n, or the errors of ipc_unix_send, -ECONNREFUSED (no
+   one at `to` any more), -ENOENT. */
+IPC_DEF ssize_t ipc_unix_sendto(int fd, const ipc_unix_addr *to, const void *data, size_t n, int timeout_ms);
+
+/* The optional extras of a receive. */
+typedef struct ipc_unix_aux {
+    int *fds;           /* in: room for descriptors (NULL: none accepted) */
+    int fds_room;       /* in: how many fit, at most IPC_UNIX_MAX_FDS */
+    int nfds;           /* out: how many arrived: close-on-exec, yours to close */
+    int has_cred;       /* out: 1 when cred holds SCM_CREDENTIALS (SO_PASSCRED on) */
+    ipc_peer cred;      /* out: the sender's credentials at the time of the send */
+    ipc_unix_addr from; /* out: the sender's address (datagrams; len 0 if unknown) */
+} ipc_unix_aux;
+
+/* One recvmsg(2) (MSG_CMSG_CLOEXEC), waiting up to timeout_ms for it.
+   Stream: the bytes that came (1 to cap; cap 0 is -EINVAL), IPC_EOF at the
+   end of the stream.
+   Datagram / seqpacket: one whole message; 0 is an empty message. One
+   longer than cap is -EMSGSIZE: the kernel discarded it (and the library
+   closed any descriptors it carried); ipc_fd_queued tells the next
+   message's size beforehand. IPC_EOF: the socket is shut down for reading
+   (a seqpacket peer closed, or SHUT_RD) and no message is left. recvmsg
+   answers 0 both for an empty message and for the end, and Linux sets no
+   MSG_EOR on unix sockets, so the library tells them apart by the message's
+   traces: its sender's address (every socket of ipc_unix_listen,
+   ipc_unix_connect and ipc_unix_pair has one) or control data (SO_PASSCRED
+   gives every message some). A 0 with neither, on a socket shut down for
+   reading, is the end. So on seqpacket sockets made elsewhere whose sender
+   is unbound, and without SO_PASSCRED, an empty message arriving after its
+   sender closed reads as IPC_EOF.
+   aux may be NULL: then no descriptors are accepted. Descriptors go to
+   aux->fds as ipc_unix_take_cmsg says; more than fit, or any at all when
+   none are accepted, is IPC_EFDTRUNC with every one of them closed -- on a
+   stream the message's bytes were consumed: treat it as a protocol error
+   and drop the connection. Returns the length, IPC_EOF, IPC_EFDTRUNC,
+   -EMSGSIZE, -EAGAIN (timeout 0, nothing there), -ETIMEDOUT, -ECONNRESET,
+   -EINVAL, -errno. */
+IPC_DEF ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_unix_aux *aux, int timeout_ms);
+
+/* The control-message walk behind ipc_unix_recv, public for callers with
+   their own recvmsg and for fuzzing: walks m's control messages within
+   msg_controllen (a cmsg_len shorter than its header or running past the
+   buffer ends the walk as a truncation), puts SCM_RIGHTS descriptors in
+   aux->fds (up to aux->fds_room) and SCM_CREDENTIALS in aux->cred, and
+   closes any pidfd (SO_PASSPIDFD), which it has no room for. If msg_flags
+   has MSG_CTRUNC, or more descriptors came than fit (aux NULL, fds NULL or
+   room 0: none fit), it closes EVERY descriptor of the message, those
+   already stored too, sets aux->nfds to 0 and returns IPC_EFDTRUNC. Returns
+   0 otherwise, with aux->nfds set. */
+IPC_DEF int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux);
+
+/* The credentials (SO_PEERCRED) of the peer of a connected socket: the
+   process that called connect, listen or socketpair, as of that call.
+   Returns 0 or -errno. */
+IPC_DEF int ipc_unix_peer(int fd, ipc_peer *peer);
+
+/* SO_SNDBUF and SO_RCVBUF: the bounds behind backpressure -- the bytes a
+   sender may have in flight (on AF_UNIX they count against the sender's
+   SO_SNDBUF until read) and the largest datagram (SO_SNDBUF less 32).
+   ipc_unix_buffers reads them (either pointer may be NULL). To set, 0
+   leaves that one as it is; Linux doubles what is set (for its own
+   bookkeeping), reports the doubled value, and caps it at
+   net.core.wmem_max / rmem_max. Returns 0, -EINVAL (negative), -errno. */
+IPC_DEF int ipc_unix_buffers(int fd, int *sndbuf, int *rcvbuf);
+IPC_DEF int ipc_unix_set_buffers(int fd, int sndbuf, int rcvbuf);
+
+/* SO_PASSCRED: with it on, every message received carries the sender's
+   credentials (ipc_unix_aux.has_cred and cred). Linux also binds the socket
+   to an automatic abstract name when it sends or connects unbound. Returns
+   0 or -errno. */
+IPC_DEF int ipc_unix_set_passcred(int fd, int on);
 
 /* ==== 3f. shared memory =================================================== */
 /* One region type for the four ways to share memory: a POSIX object by name
@@ -888,6 +1191,7 @@ IPC_DEF const char *ipc_kind_name(ipc_kind kind);
 #include <mqueue.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -946,6 +1250,7 @@ IPC_DEF IPC__UNUSED const char *ipc_strerror(int code) {
     case IPC_EMQQUEUESMAX: return "too many POSIX MQs (/proc/sys/fs/mqueue/queues_max)";
     case IPC_EMSGMAX: return "System V message over the system limit (/proc/sys/kernel/msgmax)";
     case IPC_EMSGMNI: return "too many System V queues (/proc/sys/kernel/msgmni)";
+    case IPC_EFDTRUNC: return "descriptors passed with a message were cut off or not wanted; all closed";
     }
     if (code >= 0) return "success";
     if (code > -4096) return strerror(-code); /* glibc: static strings for known errnos */
@@ -1028,46 +1333,64 @@ static int ipc__iov_cap(struct iovec *out, const struct iovec *iov, int cnt, siz
     return i;
 }
 
-/* One hooked I/O call (readv, writev, or sendmsg with flags): the fault
-   the hooks ask for, else the call on a copy of iov cut to the short count,
-   made by the test's replacement where there is one. (sendmsg carries no
-   control data yet.) */
-enum { IPC__SYS_READV, IPC__SYS_WRITEV, IPC__SYS_SENDMSG };
-static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, int flags) {
+/* One hooked I/O call (readv, writev, or sendmsg / recvmsg of msg with
+   flags): the fault the hooks ask for, else the call on a copy of the
+   iovec cut to the short count, made by the test's replacement where there
+   is one. sendmsg and recvmsg keep the rest of msg (address, control data)
+   around the cut iovec, and recvmsg's answers go back into msg. Only a
+   stream is cut: a datagram or seqpacket message goes whole or not at all,
+   and a cut one would be another message. */
+enum { IPC__SYS_READV, IPC__SYS_WRITEV, IPC__SYS_SENDMSG, IPC__SYS_RECVMSG };
+static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, struct msghdr *msg, int flags) {
     struct iovec cut[64];
     struct msghdr m;
     size_t want = 0;
-    ssize_t cap;
+    ssize_t cap, r;
     int i;
-    if (op == IPC__SYS_SENDMSG && ipc_test.writev) { /* a faked fd is not a socket */
-        errno = ENOTSOCK;
+    if ((op == IPC__SYS_SENDMSG && ipc_test.writev) || (op == IPC__SYS_RECVMSG && ipc_test.readv)) {
+        errno = ENOTSOCK; /* a faked fd is not a socket */
         return -1;
     }
     for (i = 0; i < cnt; i++) want += iov[i].iov_len;
     if ((cap = ipc__hook_io(want)) < 0) return -1;
+    if (msg && (size_t)cap < want) {
+        int type;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type != SOCK_STREAM)
+            cap = (ssize_t)(want > SSIZE_MAX ? SSIZE_MAX : want);
+    }
     cnt = ipc__iov_cap(cut, iov, cnt, (size_t)cap);
     switch (op) {
     case IPC__SYS_READV: return ipc_test.readv ? ipc_test.readv(fd, cut, cnt) : readv(fd, cut, cnt);
     case IPC__SYS_WRITEV: return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : writev(fd, cut, cnt);
     }
-    memset(&m, 0, sizeof m);
+    m = *msg;
     m.msg_iov = cut;
     m.msg_iovlen = (size_t)cnt;
-    return sendmsg(fd, &m, flags);
+    if (op == IPC__SYS_SENDMSG) return sendmsg(fd, &m, flags);
+    r = recvmsg(fd, &m, flags);
+    msg->msg_namelen = m.msg_namelen;
+    msg->msg_controllen = m.msg_controllen;
+    msg->msg_flags = m.msg_flags;
+    return r;
 }
-#define ipc__sys_readv(fd, iov, cnt) ipc__sys_io(IPC__SYS_READV, fd, iov, cnt, 0)
-#define ipc__sys_writev(fd, iov, cnt) ipc__sys_io(IPC__SYS_WRITEV, fd, iov, cnt, 0)
-#define ipc__sys_sendmsg(fd, m, flags) ipc__sys_io(IPC__SYS_SENDMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, flags)
+#define ipc__sys_readv(fd, iov, cnt) ipc__sys_io(IPC__SYS_READV, fd, iov, cnt, NULL, 0)
+#define ipc__sys_writev(fd, iov, cnt) ipc__sys_io(IPC__SYS_WRITEV, fd, iov, cnt, NULL, 0)
+#define ipc__sys_sendmsg(fd, m, flags) ipc__sys_io(IPC__SYS_SENDMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, m, flags)
+#define ipc__sys_recvmsg(fd, m, flags) ipc__sys_io(IPC__SYS_RECVMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, m, flags)
 static int ipc__sys_poll(struct pollfd *p, nfds_t n, int timeout_ms) {
     return ipc_test.poll ? ipc_test.poll(p, n, timeout_ms) : poll(p, n, timeout_ms);
 }
+static int ipc__close(int fd) { return ipc_test.close ? ipc_test.close(fd) : close(fd); }
 #else
 #define ipc__malloc(n) IPC_MALLOC(n)
 #define ipc__realloc(p, n) IPC_REALLOC(p, n)
 #define ipc__sys_readv readv
 #define ipc__sys_writev writev
 #define ipc__sys_sendmsg sendmsg
+#define ipc__sys_recvmsg recvmsg
 #define ipc__sys_poll poll
+#define ipc__close close
 #endif
 
 /* Overflow-proof addition: a + b when it fits in size_t, else SIZE_MAX (and
@@ -2001,6 +2324,170 @@ static int ipc__backoff(int64_t deadline, long *sleep_ns) {
     return 0;
 }
 
+IPC_DEF IPC__UNUSED int ipc_fd_queued(int fd) {
+    int n, type;
+    socklen_t len = sizeof type;
+    ssize_t r;
+    if (ioctl(fd, FIONREAD, &n) < 0) return ipc__err();
+    /* A seqpacket socket answers the sum of every queued message (datagram
+       sockets the next one's size); ask it for the next one's real length
+       instead (MSG_TRUNC). With no control buffer a peek installs no
+       descriptors. n == 0 needs no second look: the next is empty or none. */
+    if (n > 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET) {
+        while ((r = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+        }
+        if (r < 0) return errno == EAGAIN ? 0 : ipc__err();
+        n = r > INT_MAX ? INT_MAX : (int)r;
+    }
+    return n;
+}
+
+/* Removes path if it is still the object *made (of the same type, device
+   and inode): a call that fails leaves nothing it made behind, and never
+   removes what someone put in its place since. */
+static void ipc__unlink_same(const char *path, const struct stat *made) {
+    struct stat st;
+    if (lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == (made->st_mode & S_IFMT) && st.st_dev == made->st_dev &&
+        st.st_ino == made->st_ino)
+        unlink(path);
+}
+
+/* ==== 3a. pipes =========================================================== */
+
+IPC_DEF IPC__UNUSED int ipc_pipe(int fds[2], int flags) {
+    if (flags & ~IPC_O_NONBLOCK) return -EINVAL;
+    return pipe2(fds, O_CLOEXEC | (flags & IPC_O_NONBLOCK ? O_NONBLOCK : 0)) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_pipe_size(int fd) {
+    int n = fcntl(fd, F_GETPIPE_SZ);
+    return n < 0 ? ipc__err() : n;
+}
+
+IPC_DEF IPC__UNUSED int ipc_pipe_set_size(int fd, size_t bytes) {
+    int n;
+    if (bytes == 0 || bytes > INT_MAX) return -EINVAL;
+    n = fcntl(fd, F_SETPIPE_SZ, (int)bytes); /* the kernel rounds up and answers what it chose */
+    return n < 0 ? ipc__err() : n;
+}
+
+/* The stack buffer of ipc_pipe_send_frame: the largest frame a payload of
+   PIPE_BUF bytes may encode to (COBS's bound is the largest of the three),
+   so encoding never fails for room; whether the frame fits PIPE_BUF is
+   decided on its real length. */
+#define IPC__PIPE_FRAME_ROOM (PIPE_BUF + PIPE_BUF / 254 + 2)
+
+IPC_DEF IPC__UNUSED int ipc_pipe_send_frame(int fd, ipc_codec codec, const void *payload, size_t n, int timeout_ms) {
+    uint8_t frame[IPC__PIPE_FRAME_ROOM];
+    struct iovec iov;
+    ssize_t len;
+    int kind = IPC__FD_UNKNOWN;
+    if (codec != IPC_LEN32 && codec != IPC_VARINT && codec != IPC_COBS) return -EINVAL;
+    if (n > PIPE_BUF) return -EMSGSIZE; /* every codec adds at least a byte */
+    if ((len = ipc_frame_encode(codec, frame, sizeof frame, payload, n)) < 0) return (int)len;
+    if (len > PIPE_BUF) return -EMSGSIZE;
+    /* One write of at most PIPE_BUF bytes to a pipe is atomic: the loop sees
+       it go whole, or EAGAIN and nothing, never part of it. */
+    iov.iov_base = frame;
+    iov.iov_len = (size_t)len;
+    return ipc__iov_loop(fd, &iov, 1, IPC__WRITE_ALL, NULL, ipc_deadline(timeout_ms), &kind);
+}
+
+/* ==== 3b. FIFOs =========================================================== */
+
+/* Opens path without following a symlink and without waiting in open(2)
+   (O_NONBLOCK), and checks that what opened is the FIFO lstat saw (*seen):
+   a swap between the two is -EEXIST. *st gets its fstat. Returns the fd,
+   or -ENXIO (a writer and no reader), -EEXIST, -errno. */
+static int ipc__fifo_open_seen(const char *path, int acc, const struct stat *seen, struct stat *st) {
+    int fd, rc;
+    do fd = open(path, acc | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno == ELOOP ? -EEXIST : ipc__err(); /* ELOOP: O_NOFOLLOW met a symlink */
+    if (fstat(fd, st) < 0)
+        rc = ipc__err();
+    else if (!S_ISFIFO(st->st_mode) || st->st_dev != seen->st_dev || st->st_ino != seen->st_ino)
+        rc = -EEXIST;
+    else
+        return fd;
+    close(fd);
+    return rc;
+}
+
+/* An existing FIFO must be ours and no more open than asked: one planted
+   under this name by another user is refused, as ipc_mq_open refuses a
+   planted queue. */
+static int ipc__fifo_is_ours(const struct stat *st, unsigned m) {
+    return st->st_uid == geteuid() && !(st->st_mode & 0777 & ~m);
+}
+
+IPC_DEF IPC__UNUSED int ipc_fifo_open(const char *path, int flags, unsigned mode, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    int acc, fd, rc, created = 0, tries = 0;
+    long sleep_ns = 0;
+    struct stat seen, st;
+    if (!path || !*path || (flags & ~(IPC_O_CREATE | IPC_O_EXCL | IPC_O_RDONLY | IPC_O_WRONLY | IPC_O_NONBLOCK)) ||
+        ((flags & IPC_O_RDONLY) && (flags & IPC_O_WRONLY)))
+        return -EINVAL;
+    acc = flags & IPC_O_RDONLY ? O_RDONLY : flags & IPC_O_WRONLY ? O_WRONLY : O_RDWR;
+    /* Create exclusively first: then we know whether the FIFO is this
+       call's. mkfifo never follows a symlink at path (EEXIST). */
+    for (;;) {
+        if (flags & IPC_O_CREATE) {
+            if (mkfifo(path, (mode_t)m) == 0)
+                created = 1;
+            else if (errno != EEXIST || (flags & IPC_O_EXCL))
+                return ipc__err();
+        }
+        if (lstat(path, &seen) == 0) break;
+        /* removed between mkfifo's EEXIST and lstat: make it after all */
+        if (errno != ENOENT || created || !(flags & IPC_O_CREATE) || ++tries > 3) return ipc__err();
+    }
+    /* Checked before opening, so another's FIFO never sees us open it; and
+       returned before `fail`, so what replaced a FIFO we made stays. */
+    if (!S_ISFIFO(seen.st_mode)) return -EEXIST;
+    if (!ipc__fifo_is_ours(&seen, m)) return -EACCES; /* ours: mkfifo's mode is within m */
+    /* mkfifo applied the umask: a FIFO this call made gets exactly mode,
+       through a descriptor (never chmod by path). A read end opens at once
+       whoever asks, so a writer borrows one for the instant of fchmod. */
+    if (created && (seen.st_mode & 0777) != m) {
+        if ((fd = ipc__fifo_open_seen(path, O_RDONLY, &seen, &st)) < 0) {
+            rc = fd;
+            goto fail;
+        }
+        rc = fchmod(fd, (mode_t)m) < 0 ? ipc__err() : 0;
+        close(fd);
+        if (rc < 0) goto fail;
+    }
+    /* A writer with no reader gets ENXIO from a non-blocking open: there is
+       nothing to poll for a reader's arrival, so try again with backoff. */
+    while ((fd = ipc__fifo_open_seen(path, acc, &seen, &st)) == -ENXIO) {
+        if (deadline == IPC_DEADLINE_TRY) break;
+        if ((rc = ipc__backoff(deadline, &sleep_ns)) < 0) {
+            fd = rc;
+            break;
+        }
+    }
+    if ((rc = fd) < 0) goto fail;
+    if (!ipc__fifo_is_ours(&st, m)) /* again on the descriptor: the mode may have changed since lstat */
+        rc = -EACCES;
+    else if ((flags & IPC_O_NONBLOCK) || (rc = ipc_fd_set_nonblock(fd, 0)) == 0)
+        return fd;
+    close(fd);
+fail:
+    if (created) ipc__unlink_same(path, &seen);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_fifo_remove(const char *path) {
+    struct stat st;
+    if (!path || !*path) return -EINVAL;
+    if (lstat(path, &st) < 0) return ipc__err();
+    if (!S_ISFIFO(st.st_mode)) return -EINVAL;
+    return unlink(path) < 0 ? ipc__err() : 0;
+}
+
 /* ==== 3c. System V message queues ========================================= */
 
 /* msgsnd/msgrcv want the type right before the payload: a message is
@@ -2368,6 +2855,435 @@ IPC_DEF IPC__UNUSED int ipc_mq_notify_thread(ipc_mq *q, void (*fn)(void *arg), v
 
 IPC_DEF IPC__UNUSED int ipc_mq_notify_cancel(ipc_mq *q) {
     return mq_notify((mqd_t)q->fd, NULL) < 0 ? ipc__err() : 0;
+}
+
+/* ==== 3e. Unix domain sockets ============================================= */
+
+#ifdef SCM_PIDFD
+#define IPC__SCM_PIDFD SCM_PIDFD
+#else
+#define IPC__SCM_PIDFD 4 /* Linux 6.5: a pidfd with each message under SO_PASSPIDFD */
+#endif
+
+/* The control buffer of one receive: credentials, IPC_UNIX_MAX_FDS
+   descriptors, and a pidfd should the caller have turned SO_PASSPIDFD on.
+   More descriptors than that set MSG_CTRUNC: the kernel closes those that
+   did not fit, ipc_unix_take_cmsg the others. */
+#define IPC__UNIX_CMSG_ROOM \
+    (CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * IPC_UNIX_MAX_FDS) + CMSG_SPACE(sizeof(int)))
+
+static int ipc__unix_type_ok(int type) { return type == SOCK_STREAM || type == SOCK_DGRAM || type == SOCK_SEQPACKET; }
+
+/* SO_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, or -errno. */
+static int ipc__sock_type(int fd) {
+    int type;
+    socklen_t len = sizeof type;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ? ipc__err() : type;
+}
+
+/* Binds fd to an automatic abstract name: an address of the family alone
+   (unix(7), "autobind"). */
+static int ipc__unix_autobind(int fd) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    return bind(fd, (const struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_addr_set(ipc_unix_addr *a, const char *name) {
+    int abstract;
+    size_t n;
+    if (!name || !*name || (name[0] == '@' && !name[1])) return -EINVAL;
+    abstract = name[0] == '@';
+    n = strlen(name + abstract);
+    if (n > sizeof a->sa.sun_path - 1) return -ENAMETOOLONG; /* room for the path's NUL, or the abstract 0 */
+    memset(a, 0, sizeof *a);
+    a->sa.sun_family = AF_UNIX;
+    memcpy(a->sa.sun_path + abstract, name + abstract, n);
+    /* A path counts its NUL, an abstract name its leading 0 and no NUL:
+       the kernel takes every byte of an abstract name as part of it. */
+    a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_addr_format(const ipc_unix_addr *a, char *out, size_t cap) {
+    size_t base = offsetof(struct sockaddr_un, sun_path), len = a->len, n = 0, i;
+    const char *src = a->sa.sun_path;
+    int abstract = 0;
+    if (len > sizeof a->sa) len = sizeof a->sa;
+    if (len > base && src[0] == 0) { /* abstract: every byte after the 0 */
+        abstract = 1;
+        src++;
+        n = len - base - 1;
+    } else if (len > base) { /* a path, with or without its NUL counted */
+        n = strnlen(src, len - base);
+    } /* else unnamed: "" */
+    if (cap < n + (size_t)abstract + 1) return -ENAMETOOLONG;
+    if (abstract) *out++ = '@';
+    for (i = 0; i < n; i++) out[i] = abstract && (unsigned char)src[i] < 0x20 ? '?' : src[i];
+    out[n] = 0;
+    return (int)n + abstract;
+}
+
+/* bind(2) with the socket file's mode exactly m. A socket file is made
+   with 0777 less the umask, and no descriptor reaches it for fchmod, so the
+   umask is 0777 & ~m for the instant of the call. An abstract name has no
+   mode. */
+static int ipc__unix_bind(int fd, const ipc_unix_addr *a, unsigned m) {
+    mode_t old;
+    int rc;
+    if (a->sa.sun_path[0] == 0) return bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ? ipc__err() : 0;
+    old = umask((mode_t)(0777 & ~m));
+    rc = bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ? ipc__err() : 0;
+    umask(old);
+    return rc;
+}
+
+/* bind said EADDRINUSE for a path. Returns 0 when it is free again (a
+   stale socket of ours removed, or gone meanwhile): bind again. Else
+   -EEXIST (not a socket), -EADDRINUSE (live, or another user's), -errno. */
+static int ipc__unix_stale(const ipc_unix_addr *a, int type) {
+    const char *path = a->sa.sun_path;
+    struct stat st, again;
+    int probe, rc;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : ipc__err();
+    if (!S_ISSOCK(st.st_mode)) return -EEXIST;
+    if (st.st_uid != geteuid()) return -EADDRINUSE;
+    /* Only ECONNREFUSED proves nobody listens: accepted (0), backlog full
+       (EAGAIN), another type (EPROTOTYPE) or no permission all mean it is
+       not ours to take. */
+    if ((probe = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) return ipc__err();
+    rc = connect(probe, (const struct sockaddr *)&a->sa, a->len) < 0 ? ipc__err() : 0;
+    close(probe);
+    if (rc == -ENOENT) return 0;
+    if (rc != -ECONNREFUSED) return -EADDRINUSE;
+    if (lstat(path, &again) < 0) return errno == ENOENT ? 0 : ipc__err();
+    if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) return -EADDRINUSE; /* replaced: not the one probed */
+    return unlink(path) < 0 && errno != ENOENT ? ipc__err() : 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_listen(const char *name, int type, int flags, unsigned mode, int backlog) {
+    unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
+    ipc_unix_addr a;
+    struct stat made;
+    int fd, rc, is_path, have_made;
+    if (!ipc__unix_type_ok(type) || (flags & ~IPC_O_NONBLOCK) || backlog < 0) return -EINVAL;
+    if ((rc = ipc_unix_addr_set(&a, name)) < 0) return rc;
+    is_path = a.sa.sun_path[0] != 0;
+    if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) return ipc__err();
+    rc = ipc__unix_bind(fd, &a, m);
+    if (rc == -EADDRINUSE && is_path && (rc = ipc__unix_stale(&a, type)) == 0)
+        rc = ipc__unix_bind(fd, &a, m); /* once: a second EADDRINUSE is someone else's new server */
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    have_made = is_path && lstat(a.sa.sun_path, &made) == 0;
+    if (type != SOCK_DGRAM)
+        rc = listen(fd, backlog ? backlog : SOMAXCONN) < 0 ? ipc__err() : 0;
+    else if (!(flags & IPC_O_NONBLOCK))
+        rc = ipc_fd_set_nonblock(fd, 0);
+    if (rc == 0) return fd;
+    if (have_made) ipc__unlink_same(a.sa.sun_path, &made);
+    close(fd);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_accept(int lfd, int flags, ipc_peer *peer, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    int fd, rc;
+    if (flags & ~IPC_O_NONBLOCK) return -EINVAL;
+    /* A blocking listener (not one of ipc_unix_listen's) would wait in
+       accept4 past the deadline: wait in poll first. */
+    if (ipc__must_poll_first(lfd, deadline) && (rc = ipc_wait_fd(lfd, POLLIN, deadline)) < 0) return rc;
+    for (;;) {
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | (flags & IPC_O_NONBLOCK ? SOCK_NONBLOCK : 0));
+        if (fd >= 0) break;
+        if (errno == EINTR || errno == ECONNABORTED) continue; /* ECONNABORTED: that one is gone, the next may wait */
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
+        if ((rc = ipc_wait_fd(lfd, POLLIN, deadline)) < 0) return rc;
+    }
+    if (peer && (rc = ipc_unix_peer(fd, peer)) < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_connect(const char *name, int type, int flags, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    long sleep_ns = 0;
+    ipc_unix_addr a;
+    int fd, rc;
+    if (!ipc__unix_type_ok(type) || (flags & ~IPC_O_NONBLOCK)) return -EINVAL;
+    if ((rc = ipc_unix_addr_set(&a, name)) < 0) return rc;
+    if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) return ipc__err();
+    /* A datagram client needs a name to be answered at; a seqpacket one gets
+       one so its empty messages can be told from its end (best effort:
+       without it only that distinction weakens). */
+    if (type != SOCK_STREAM && (rc = ipc__unix_autobind(fd)) < 0 && type == SOCK_DGRAM) goto fail;
+    /* AF_UNIX connects complete at once or fail at once (no EINPROGRESS on
+       Linux), and a socket may connect again after a refusal. */
+    for (;;) {
+        if (connect(fd, (const struct sockaddr *)&a.sa, a.len) == 0) break;
+        rc = ipc__err();
+        if (rc == -EINTR) continue;
+        if (rc != -ENOENT && rc != -ECONNREFUSED && rc != -EAGAIN) goto fail;
+        if (deadline == IPC_DEADLINE_TRY) goto fail; /* that errno, as it is */
+        if ((rc = ipc__backoff(deadline, &sleep_ns)) < 0) goto fail;
+    }
+    if ((flags & IPC_O_NONBLOCK) || (rc = ipc_fd_set_nonblock(fd, 0)) == 0) return fd;
+fail:
+    close(fd);
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_pair(int fds[2], int type, int flags) {
+    if (!ipc__unix_type_ok(type) || (flags & ~IPC_O_NONBLOCK)) return -EINVAL;
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (flags & IPC_O_NONBLOCK ? SOCK_NONBLOCK : 0), 0, fds) < 0)
+        return ipc__err();
+    if (type == SOCK_SEQPACKET) { /* names that mark every message: see ipc_unix_recv (best effort) */
+        (void)ipc__unix_autobind(fds[0]);
+        (void)ipc__unix_autobind(fds[1]);
+    }
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_unlink(const char *name) {
+    ipc_unix_addr a;
+    struct stat st;
+    int rc;
+    if ((rc = ipc_unix_addr_set(&a, name)) < 0) return rc;
+    if (a.sa.sun_path[0] == 0) return 0; /* abstract: it goes with its socket */
+    if (lstat(a.sa.sun_path, &st) < 0) return ipc__err();
+    if (!S_ISSOCK(st.st_mode)) return -EINVAL;
+    return unlink(a.sa.sun_path) < 0 ? ipc__err() : 0;
+}
+
+/* The one sendmsg loop of ipc_unix_send and ipc_unix_sendto. The
+   descriptors ride on the first sendmsg that moves anything; a stream that
+   takes part of the data gets the rest without them. */
+static ssize_t ipc__unix_send(int fd, const ipc_unix_addr *to, const void *data, size_t n, const int *fds, int nfds,
+                              int64_t deadline) {
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * IPC_UNIX_MAX_FDS)];
+    } ctl;
+    size_t sent = 0;
+    long sleep_ns = 0;
+    int rc, full = 0;
+    for (;;) {
+        struct msghdr m;
+        struct iovec iov;
+        ssize_t r;
+        memset(&m, 0, sizeof m);
+        iov.iov_base = (void *)((uintptr_t)data + sent); /* integer arithmetic: data may be NULL for n == 0 */
+        iov.iov_len = n - sent;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        if (to) {
+            m.msg_name = (void *)(uintptr_t)&to->sa;
+            m.msg_namelen = to->len;
+        }
+        if (nfds > 0) {
+            struct cmsghdr *c;
+            memset(&ctl, 0, sizeof ctl);
+            m.msg_control = ctl.buf;
+            m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+            c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+        }
+        r = ipc__sys_sendmsg(fd, &m, MSG_NOSIGNAL | (deadline == IPC_DEADLINE_NEVER ? 0 : MSG_DONTWAIT));
+        if (r > 0 || (r == 0 && n == 0)) {
+            nfds = 0;
+            full = 0;
+            sent += (size_t)r;
+            if (sent >= n) return (ssize_t)n;
+            continue; /* a stream took part of it */
+        }
+        if (r == 0) errno = EAGAIN; /* nothing taken of a non-empty send: no room */
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
+        if (deadline == IPC_DEADLINE_TRY) return -EAGAIN;
+        /* Full. POLLOUT on a connected socket covers its peer's queue too; an
+           unconnected one cannot poll for the receiver of a sendto, so it
+           sleeps between attempts -- as does any socket whose POLLOUT came
+           and was then refused again, so a wrong POLLOUT never spins. */
+        if ((rc = ipc_wait_fd(fd, POLLOUT, deadline)) < 0) return rc;
+        if ((to || full++) && (rc = ipc__backoff(deadline, &sleep_ns)) < 0) return rc;
+    }
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_unix_send(int fd, const void *data, size_t n, const int *fds, int nfds,
+                                          int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    int type;
+    if (n > SSIZE_MAX || nfds < 0 || nfds > IPC_UNIX_MAX_FDS || (nfds > 0 && !fds)) return -EINVAL;
+    /* Descriptors need a byte to ride on in a stream: a zero-byte stream
+       send moves nothing, its control data included. */
+    if (n == 0 && nfds > 0 && (type = ipc__sock_type(fd)) != SOCK_DGRAM && type != SOCK_SEQPACKET)
+        return type < 0 ? type : -EINVAL;
+    return ipc__unix_send(fd, NULL, data, n, fds, nfds, deadline);
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_unix_sendto(int fd, const ipc_unix_addr *to, const void *data, size_t n,
+                                            int timeout_ms) {
+    if (!to || n > SSIZE_MAX) return -EINVAL;
+    return ipc__unix_send(fd, to, data, n, NULL, 0, ipc_deadline(timeout_ms));
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux) {
+    const unsigned char *base = (const unsigned char *)m->msg_control;
+    size_t off = 0, end = base ? m->msg_controllen : 0, j;
+    int room = aux && aux->fds && aux->fds_room > 0 ? aux->fds_room : 0, kept = 0, i;
+    int bad = (m->msg_flags & MSG_CTRUNC) != 0;
+    if (aux) aux->nfds = 0, aux->has_cred = 0;
+    /* A walk by offsets, each header copied out (a fuzzer's buffer need not
+       be aligned), so no pointer ever leaves the buffer: a cmsg_len shorter
+       than its header or running past msg_controllen ends it, as a
+       truncation (the kernel never builds one: MSG_CTRUNC shortens it). */
+    while (end - off >= sizeof(struct cmsghdr)) {
+        struct cmsghdr h;
+        const unsigned char *data;
+        size_t dlen, step;
+        memcpy(&h, base + off, sizeof h);
+        if (h.cmsg_len < CMSG_LEN(0) || h.cmsg_len > end - off) {
+            bad = 1;
+            break;
+        }
+        data = base + off + CMSG_LEN(0);
+        dlen = h.cmsg_len - CMSG_LEN(0);
+        if (h.cmsg_level == SOL_SOCKET && (h.cmsg_type == SCM_RIGHTS || h.cmsg_type == IPC__SCM_PIDFD)) {
+            for (j = 0; j < dlen / sizeof(int); j++) {
+                int fd;
+                memcpy(&fd, data + j * sizeof(int), sizeof fd);
+                if (h.cmsg_type == SCM_RIGHTS && kept < room) {
+                    aux->fds[kept++] = fd;
+                    continue;
+                }
+                if (h.cmsg_type == SCM_RIGHTS) bad = 1; /* one too many: all of them go */
+                ipc__close(fd);
+            }
+        } else if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_CREDENTIALS && aux &&
+                   dlen >= sizeof(struct ucred)) {
+            struct ucred c;
+            memcpy(&c, data, sizeof c);
+            aux->cred.pid = c.pid;
+            aux->cred.uid = c.uid;
+            aux->cred.gid = c.gid;
+            aux->has_cred = 1;
+        }
+        step = CMSG_ALIGN(h.cmsg_len);
+        if (step > end - off) break; /* the last one, its padding cut */
+        off += step;
+    }
+    if (!bad) {
+        if (aux) aux->nfds = kept;
+        return 0;
+    }
+    for (i = 0; i < kept; i++) ipc__close(aux->fds[i]);
+    return IPC_EFDTRUNC;
+}
+
+/* Whether fd is shut down for reading (a seqpacket peer closed, or
+   SHUT_RD): POLLRDHUP, asked without waiting. */
+static int ipc__read_shut(int fd) {
+    struct pollfd p;
+    int rc;
+    p.fd = fd;
+    p.events = POLLRDHUP;
+    p.revents = 0;
+    while ((rc = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+    }
+    return rc == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+}
+
+IPC_DEF IPC__UNUSED ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_unix_aux *aux, int timeout_ms) {
+    int64_t deadline = ipc_deadline(timeout_ms);
+    union {
+        struct cmsghdr align;
+        char buf[IPC__UNIX_CMSG_ROOM];
+    } ctl;
+    ipc_unix_addr local, *from = aux ? &aux->from : &local;
+    struct msghdr m;
+    struct iovec iov;
+    ssize_t n;
+    int rc, i, type = 0;
+    if (aux) aux->nfds = 0, aux->has_cred = 0, aux->from.len = 0;
+    if (cap > SSIZE_MAX) cap = SSIZE_MAX;
+    /* On a stream, reading zero bytes says nothing; on the others a 0-byte
+       buffer still takes (and measures, as -EMSGSIZE) a message. */
+    if (cap == 0 && (type = ipc__sock_type(fd)) == SOCK_STREAM) return -EINVAL;
+    if (type < 0) return type;
+    for (;;) {
+        memset(&m, 0, sizeof m);
+        iov.iov_base = buf;
+        iov.iov_len = cap;
+        m.msg_name = &from->sa;
+        m.msg_namelen = sizeof from->sa;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        n = ipc__sys_recvmsg(fd, &m, MSG_CMSG_CLOEXEC | (deadline == IPC_DEADLINE_NEVER ? 0 : MSG_DONTWAIT));
+        if (n >= 0) break;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
+        if (deadline == IPC_DEADLINE_TRY) return -EAGAIN;
+        if ((rc = ipc_wait_fd(fd, POLLIN, deadline)) < 0) return rc;
+    }
+    from->len = m.msg_namelen < sizeof from->sa ? m.msg_namelen : (socklen_t)sizeof from->sa;
+    rc = ipc_unix_take_cmsg(&m, aux); /* first, so descriptors are never left open behind an error */
+    if (m.msg_flags & MSG_TRUNC) { /* the kernel dropped the rest: the message is lost, its descriptors go too */
+        for (i = 0; rc == 0 && aux && i < aux->nfds; i++) ipc__close(aux->fds[i]);
+        if (aux) aux->nfds = 0;
+        return -EMSGSIZE;
+    }
+    if (rc < 0) return rc;
+    if (n > 0) return n;
+    /* Zero bytes. A stream has ended. A datagram or seqpacket socket says 0
+       for an empty message and for its end alike (no MSG_EOR on Linux's
+       unix sockets): a message leaves a trace, its sender's address or
+       control data; with neither, a socket shut down for reading has
+       ended. Shutdown is never undone, so asking after the read is enough:
+       not shut now, not shut then. */
+    if (!type && (type = ipc__sock_type(fd)) < 0) return type;
+    if (type == SOCK_STREAM) return IPC_EOF;
+    if (m.msg_namelen == 0 && m.msg_controllen == 0 && ipc__read_shut(fd)) return IPC_EOF;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_peer(int fd, ipc_peer *peer) {
+    struct ucred c;
+    socklen_t len = sizeof c;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) < 0) return ipc__err();
+    peer->pid = c.pid;
+    peer->uid = c.uid;
+    peer->gid = c.gid;
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_buffers(int fd, int *sndbuf, int *rcvbuf) {
+    socklen_t len = sizeof(int);
+    if (sndbuf && getsockopt(fd, SOL_SOCKET, SO_SNDBUF, sndbuf, &len) < 0) return ipc__err();
+    len = sizeof(int);
+    if (rcvbuf && getsockopt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf, &len) < 0) return ipc__err();
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_set_buffers(int fd, int sndbuf, int rcvbuf) {
+    if (sndbuf < 0 || rcvbuf < 0) return -EINVAL;
+    if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0) return ipc__err();
+    if (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) return ipc__err();
+    return 0;
+}
+
+IPC_DEF IPC__UNUSED int ipc_unix_set_passcred(int fd, int on) {
+    int v = on != 0;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof v) < 0 ? ipc__err() : 0;
 }
 
 /* ==== 3f. shared memory =================================================== */
