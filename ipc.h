@@ -2342,6 +2342,12 @@ IPC_DEF IPC__UNUSED int ipc_fd_queued(int fd) {
     return n;
 }
 
+/* An existing object (queue, FIFO, shm) must be ours and no more open than
+   the mode asked: one planted under the name by another user is refused. */
+static int ipc__is_ours(const struct stat *st, unsigned mode) {
+    return st->st_uid == geteuid() && !(st->st_mode & 0777 & ~mode);
+}
+
 /* Removes path if it is still the object *made (of the same type, device
    and inode): a call that fails leaves nothing it made behind, and never
    removes what someone put in its place since. */
@@ -2414,13 +2420,6 @@ static int ipc__fifo_open_seen(const char *path, int acc, const struct stat *see
     return rc;
 }
 
-/* An existing FIFO must be ours and no more open than asked: one planted
-   under this name by another user is refused, as ipc_mq_open refuses a
-   planted queue. */
-static int ipc__fifo_is_ours(const struct stat *st, unsigned m) {
-    return st->st_uid == geteuid() && !(st->st_mode & 0777 & ~m);
-}
-
 IPC_DEF IPC__UNUSED int ipc_fifo_open(const char *path, int flags, unsigned mode, int timeout_ms) {
     int64_t deadline = ipc_deadline(timeout_ms);
     unsigned m = (mode ? mode : IPC_MODE_DEFAULT) & 0777;
@@ -2447,7 +2446,7 @@ IPC_DEF IPC__UNUSED int ipc_fifo_open(const char *path, int flags, unsigned mode
     /* Checked before opening, so another's FIFO never sees us open it; and
        returned before `fail`, so what replaced a FIFO we made stays. */
     if (!S_ISFIFO(seen.st_mode)) return -EEXIST;
-    if (!ipc__fifo_is_ours(&seen, m)) return -EACCES; /* ours: mkfifo's mode is within m */
+    if (!ipc__is_ours(&seen, m)) return -EACCES; /* ours: mkfifo's mode is within m */
     /* mkfifo applied the umask: a FIFO this call made gets exactly mode,
        through a descriptor (never chmod by path). A read end opens at once
        whoever asks, so a writer borrows one for the instant of fchmod. */
@@ -2470,7 +2469,7 @@ IPC_DEF IPC__UNUSED int ipc_fifo_open(const char *path, int flags, unsigned mode
         }
     }
     if ((rc = fd) < 0) goto fail;
-    if (!ipc__fifo_is_ours(&st, m)) /* again on the descriptor: the mode may have changed since lstat */
+    if (!ipc__is_ours(&st, m)) /* again on the descriptor: the mode may have changed since lstat */
         rc = -EACCES;
     else if ((flags & IPC_O_NONBLOCK) || (rc = ipc_fd_set_nonblock(fd, 0)) == 0)
         return fd;
@@ -2720,7 +2719,7 @@ IPC_DEF IPC__UNUSED int ipc_mq_open(ipc_mq *q, const char *name, int flags, unsi
        made gets the exact mode (mq_open applied the umask). */
     if (fstat(q->fd, &st) < 0) {
         rc = ipc__err();
-    } else if (st.st_uid != geteuid() || (st.st_mode & 0777 & ~m)) {
+    } else if (!ipc__is_ours(&st, m)) {
         rc = -EACCES;
     } else if (created && (st.st_mode & 0777) != m && fchmod(q->fd, (mode_t)m) < 0) {
         rc = ipc__err();
@@ -3326,7 +3325,7 @@ static int ipc__shm_check(int fd, unsigned mode, int owner_any, size_t *size) {
     struct stat st;
     if (fstat(fd, &st) < 0) return ipc__err();
     if (!S_ISREG(st.st_mode)) return -EINVAL;
-    if (!owner_any && (st.st_uid != geteuid() || (st.st_mode & 0777 & ~mode))) return -EACCES;
+    if (!owner_any && !ipc__is_ours(&st, mode)) return -EACCES;
     if (st.st_size <= 0 || (uint64_t)st.st_size < *size) return -ENXIO;
     if (*size == 0) {
         if ((uint64_t)st.st_size > SIZE_MAX) return -ENOMEM;
