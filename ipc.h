@@ -1061,7 +1061,9 @@ IPC_DEF int ipc_ring_commit(ipc_ring *r, size_t n);
 IPC_DEF ssize_t ipc_ring_peek(ipc_ring *r, const void **where, int timeout_ms);
 IPC_DEF int ipc_ring_release(ipc_ring *r);
 
-/* The largest payload one record can carry: capacity - 8. */
+/* The largest payload one record can carry: capacity / 2 - 8. A record
+   never wraps, and one of that size finds room at any position once the
+   ring has emptied; a bigger one could wait forever on an empty ring. */
 IPC_DEF size_t ipc_ring_max_record(const ipc_ring *r);
 
 /* Readable from either side at any time (a snapshot, not atomic as a
@@ -3791,7 +3793,7 @@ IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
     uint64_t need, off, contig, total;
     int rc, counted = 0;
     if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) return rc;
-    if (n > r->cap - 8) return -EMSGSIZE;
+    if (n > r->cap / 2 - 8) return -EMSGSIZE;
     if (r->flags & IPC_RING_MULTI) {
         if (!r->locked && (rc = ipc__ring_lock(r, deadline)) < 0) return rc;
         r->tail = IPC__RLX(&h->tail); /* the lock ordered us after the last holder's commit */
@@ -3956,7 +3958,7 @@ IPC_DEF IPC__UNUSED ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, in
     return (ssize_t)n;
 }
 
-IPC_DEF IPC__UNUSED size_t ipc_ring_max_record(const ipc_ring *r) { return (size_t)(r->cap - 8); }
+IPC_DEF IPC__UNUSED size_t ipc_ring_max_record(const ipc_ring *r) { return (size_t)(r->cap / 2 - 8); }
 
 IPC_DEF IPC__UNUSED int ipc_ring_stat(const ipc_ring *r, ipc_ring_info *info) {
     const struct ipc__ring_hdr *h = r->h;
