@@ -250,10 +250,10 @@ stream() {
 }
 
 @test "varying sizes (-s rand, rand:MAX) wrap around small rings, padding their ends" {
-    stream -a 20000 -s rand --cap 8K
+    stream -a 20000 -s rand --cap 16K
     same_stream "$P_OUT" "$C_OUT" 20000
     # Records up to half the capacity (32768 bytes with the ring's 8-byte
-    # header): see the next test for larger ones.
+    # header): ipc_ring_max_record.
     stream -b 3000 -s rand:32736 --cap 64K
     same_stream "$P_OUT" "$C_OUT" 3000
     stream -c 5000 -s 0 --cap 64
