@@ -868,9 +868,12 @@ IPC_DEF ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_unix_aux *aux, 
    aux->fds (up to aux->fds_room) and SCM_CREDENTIALS in aux->cred, and
    closes any pidfd (SO_PASSPIDFD), which it has no room for. If msg_flags
    has MSG_CTRUNC, or more descriptors came than fit (aux NULL, fds NULL or
-   room 0: none fit), it closes EVERY descriptor of the message, those
-   already stored too, sets aux->nfds to 0 and returns IPC_EFDTRUNC. Returns
-   0 otherwise, with aux->nfds set. */
+   room 0: none fit; a room above IPC_UNIX_MAX_FDS counts as that), it
+   closes EVERY descriptor of the message, those already stored too (their
+   slots set to -1), sets aux->nfds to 0 and returns IPC_EFDTRUNC -- also
+   for a truncation that carried no descriptor. Descriptors inside a
+   control message whose length runs past msg_controllen are not touched:
+   the kernel never builds one. Returns 0 otherwise, with aux->nfds set. */
 IPC_DEF int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux);
 
 /* The credentials (SO_PEERCRED) of the peer of a connected socket: the
@@ -3140,6 +3143,7 @@ IPC_DEF IPC__UNUSED int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux) 
     const unsigned char *base = (const unsigned char *)m->msg_control;
     size_t off = 0, end = base ? m->msg_controllen : 0, j;
     int room = aux && aux->fds && aux->fds_room > 0 ? aux->fds_room : 0, kept = 0, i;
+    if (room > IPC_UNIX_MAX_FDS) room = IPC_UNIX_MAX_FDS; /* the documented bound, whatever the buffer holds */
     int bad = (m->msg_flags & MSG_CTRUNC) != 0;
     if (aux) aux->nfds = 0, aux->has_cred = 0;
     /* A walk by offsets, each header copied out (a fuzzer's buffer need not
@@ -3185,7 +3189,10 @@ IPC_DEF IPC__UNUSED int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux) 
         if (aux) aux->nfds = kept;
         return 0;
     }
-    for (i = 0; i < kept; i++) ipc__close(aux->fds[i]);
+    for (i = 0; i < kept; i++) { /* -1 left behind: a caller that closes them anyway closes nothing */
+        ipc__close(aux->fds[i]);
+        aux->fds[i] = -1;
+    }
     return IPC_EFDTRUNC;
 }
 
