@@ -31,7 +31,8 @@
        4. shm ring           bounded queue of records in shared memory:
                              lock-free SPSC, multi-producer, futex waits,
                              zero-copy, survives a peer's death
-       5. channels           not in this version yet
+       5. channels           addresses ("unix:@name?frame=cobs") parsed
+                             and checked; the channel calls come next
        6. monitoring         scans of live IPC objects (System V, POSIX MQ and
                              shm, unix sockets, one process's fds and maps)
 
@@ -1102,6 +1103,65 @@ enum {
     IPC_RING_STEP_SLEEP
 };
 #endif
+
+/* ==== 5. channels ========================================================= */
+/* An address names a channel: "scheme:rest?opt=val&...", one scheme per
+   mechanism (DESIGN.md):
+       -, stdio:            stdin and stdout             framed
+       fd:N                 an inherited descriptor      framed
+       fifo:/path           a FIFO                       framed
+       unix:/path, unix:@name             stream socket  framed
+       unix-dgram:NAME, unix-seqpacket:NAME              one message each
+       mq:/name             POSIX message queue          one message each
+       sysv:0x1234, sysv:/path#proj       System V queue one message each
+       shm:/name            shared-memory ring           one message each
+   Options: frame=len32|varint|cobs (framed schemes), max=BYTES (the frame
+   limit), cap=MESSAGES (capacity), msgsize=BYTES, mode=OCTAL (0600 when
+   not given), prio=N (POSIX MQ priority, < 32768), type=N (System V type,
+   > 0). An option a mechanism has no use for is accepted and ignored. A
+   path cannot hold '?': the query starts at the first one. */
+typedef enum ipc_scheme {
+    IPC_SCHEME_STDIO = 1,
+    IPC_SCHEME_FD,
+    IPC_SCHEME_FIFO,
+    IPC_SCHEME_UNIX,
+    IPC_SCHEME_UNIX_DGRAM,
+    IPC_SCHEME_UNIX_SEQPACKET,
+    IPC_SCHEME_MQ,
+    IPC_SCHEME_SYSV,
+    IPC_SCHEME_SHM
+} ipc_scheme;
+
+#define IPC_ADDR_NAME_MAX 4096 /* PATH_MAX: the longest name part */
+
+/* A parsed address. Fields an address did not set hold 0 (-1 for fd, and
+   codec IPC_LEN32, max IPC_MAX_FRAME, mode 0600). */
+typedef struct ipc_addr {
+    ipc_scheme scheme;
+    char name[IPC_ADDR_NAME_MAX]; /* path, "@abstract", "/name", sysv path */
+    int fd;                       /* fd:N */
+    key_t key;                    /* sysv:KEY, or ftok of sysv:/path#proj */
+    int proj;                     /* sysv:/path#proj: 1..255; 0 for a key */
+    ipc_codec codec;              /* frame= */
+    size_t max;                   /* max= */
+    long cap;                     /* cap= (0: the mechanism's default) */
+    long msgsize;                 /* msgsize= (0: the default) */
+    unsigned mode;                /* mode= */
+    unsigned prio;                /* prio= */
+    long type;                    /* type= (0: none given) */
+} ipc_addr;
+
+/* Parses text into *a, checking everything that can be checked without a
+   system call: the scheme, the name's rules for its mechanism (unix: at
+   most 107 bytes; mq, shm: ipc_mq_name_check's; sysv: a key or a path and
+   a project 1..255), every option key and value. Nothing is created,
+   opened or looked up (a sysv path's key is computed later, by open).
+   Returns 0, -EINVAL (unknown scheme or option, a malformed value, a
+   duplicate option) or -ENAMETOOLONG; after a failure *a holds nothing
+   to rely on. */
+IPC_DEF int ipc_addr_parse(ipc_addr *a, const char *text);
+/* The scheme's name as addresses spell it ("unix-dgram"); "?" for none. */
+IPC_DEF const char *ipc_scheme_name(ipc_scheme scheme);
 
 /* ==== 6. monitoring ======================================================= */
 /* What ipcs, ls /dev/mqueue, ls /dev/shm, ss -x and a walk of /proc/PID/fd
@@ -4009,6 +4069,136 @@ IPC_DEF IPC__UNUSED int ipc_ring_close(ipc_ring *r) {
     r->h = NULL;
     r->joined = 0;
     return ipc_shm_close(&r->shm);
+}
+
+/* ==== 5. channels ========================================================= */
+
+static const char *const ipc__scheme_names[] = {"", "stdio", "fd", "fifo", "unix", "unix-dgram", "unix-seqpacket",
+                                                "mq", "sysv", "shm"};
+
+IPC_DEF IPC__UNUSED const char *ipc_scheme_name(ipc_scheme scheme) {
+    return scheme >= IPC_SCHEME_STDIO && scheme <= IPC_SCHEME_SHM ? ipc__scheme_names[scheme] : "?";
+}
+
+/* The number spelled by exactly the n bytes at p (digits only: no sign, no
+   space; base 0 also takes 0x... hex), within [lo, hi]. */
+static int ipc__parse_num(const char *p, size_t n, int base, long long lo, long long hi, long long *out) {
+    char buf[32], *end;
+    long long v;
+    if (n == 0 || n >= sizeof buf || p[0] < '0' || p[0] > '9') return -EINVAL;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    errno = 0;
+    v = strtoll(buf, &end, base);
+    if (errno || *end || v < lo || v > hi) return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* The part of an address after "sysv:": a key (0x1234, 4660; not 0, which
+   is IPC_PRIVATE and names nothing), or path#proj. */
+static int ipc__parse_sysv(ipc_addr *a) {
+    char *hash = strrchr(a->name, '#');
+    long long v;
+    if (hash) {
+        if (hash == a->name || ipc__parse_num(hash + 1, strlen(hash + 1), 10, 1, 255, &v) < 0) return -EINVAL;
+        *hash = 0;
+        a->proj = (int)v;
+        return 0;
+    }
+    if (ipc__parse_num(a->name, strlen(a->name), 0, 1, 0xFFFFFFFFll, &v) < 0) return -EINVAL;
+    a->key = (key_t)(uint32_t)v;
+    a->name[0] = 0;
+    return 0;
+}
+
+/* One option, key=value (the n bytes at p); *seen collects the keys met. */
+static int ipc__parse_option(ipc_addr *a, const char *p, size_t n, unsigned *seen) {
+    static const char *const keys[] = {"frame", "max", "cap", "msgsize", "mode", "prio", "type"};
+    const char *eq = (const char *)memchr(p, '=', n), *v;
+    size_t klen, vlen, k;
+    long long x = 0;
+    int rc = 0;
+    if (!eq) return -EINVAL;
+    klen = (size_t)(eq - p);
+    v = eq + 1;
+    vlen = n - klen - 1;
+    for (k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (strlen(keys[k]) == klen && !memcmp(keys[k], p, klen)) break;
+    if (k == sizeof keys / sizeof *keys || (*seen & (1u << k))) return -EINVAL; /* unknown or given twice */
+    *seen |= 1u << k;
+    switch (k) {
+    case 0: {
+        char name[8];
+        if (vlen == 0 || vlen >= sizeof name) return -EINVAL;
+        memcpy(name, v, vlen);
+        name[vlen] = 0;
+        return (a->codec = ipc_codec_parse(name)) ? 0 : -EINVAL;
+    }
+    case 1: rc = ipc__parse_num(v, vlen, 10, 1, INT32_MAX, &x), a->max = (size_t)x; break;
+    case 2: rc = ipc__parse_num(v, vlen, 10, 1, 1 << 30, &x), a->cap = (long)x; break;
+    case 3: rc = ipc__parse_num(v, vlen, 10, 1, 1 << 30, &x), a->msgsize = (long)x; break;
+    case 4: rc = ipc__parse_num(v, vlen, 8, 0, 0777, &x), a->mode = (unsigned)x; break;
+    case 5: rc = ipc__parse_num(v, vlen, 10, 0, 32767, &x), a->prio = (unsigned)x; break;
+    default: rc = ipc__parse_num(v, vlen, 10, 1, LONG_MAX, &x), a->type = (long)x; break;
+    }
+    return rc;
+}
+
+IPC_DEF IPC__UNUSED int ipc_addr_parse(ipc_addr *a, const char *text) {
+    const char *rest, *q;
+    size_t len, n;
+    unsigned seen = 0;
+    int s, rc = 0;
+    long long v;
+    memset(a, 0, sizeof *a);
+    a->fd = -1;
+    a->codec = IPC_LEN32;
+    a->max = IPC_MAX_FRAME;
+    a->mode = IPC_MODE_DEFAULT;
+    if (!text) return -EINVAL;
+    if (text[0] == '-' && (text[1] == 0 || text[1] == '?')) {
+        a->scheme = IPC_SCHEME_STDIO;
+        rest = text + 1;
+    } else {
+        if (!(rest = strchr(text, ':'))) return -EINVAL;
+        len = (size_t)(rest - text);
+        for (s = IPC_SCHEME_STDIO; s <= IPC_SCHEME_SHM; s++)
+            if (strlen(ipc__scheme_names[s]) == len && !memcmp(ipc__scheme_names[s], text, len)) break;
+        if (s > IPC_SCHEME_SHM) return -EINVAL;
+        a->scheme = (ipc_scheme)s;
+        rest++;
+    }
+    q = strchr(rest, '?');
+    n = q ? (size_t)(q - rest) : strlen(rest);
+    if (n >= sizeof a->name) return -ENAMETOOLONG;
+    memcpy(a->name, rest, n);
+    a->name[n] = 0;
+    switch (a->scheme) {
+    case IPC_SCHEME_STDIO: rc = n ? -EINVAL : 0; break;
+    case IPC_SCHEME_FD:
+        if ((rc = ipc__parse_num(a->name, n, 10, 0, INT_MAX, &v)) == 0) a->fd = (int)v;
+        a->name[0] = 0;
+        break;
+    case IPC_SCHEME_FIFO: rc = n ? 0 : -EINVAL; break;
+    case IPC_SCHEME_UNIX:
+    case IPC_SCHEME_UNIX_DGRAM:
+    case IPC_SCHEME_UNIX_SEQPACKET: {
+        ipc_unix_addr ua;
+        rc = ipc_unix_addr_set(&ua, a->name);
+        break;
+    }
+    case IPC_SCHEME_MQ:
+    case IPC_SCHEME_SHM: rc = ipc_mq_name_check(a->name); break;
+    case IPC_SCHEME_SYSV: rc = ipc__parse_sysv(a); break;
+    }
+    while (rc == 0 && q) { /* the options: q is at the '?' or the '&' before each */
+        const char *p = q + 1, *amp = strchr(p, '&');
+        n = amp ? (size_t)(amp - p) : strlen(p);
+        rc = ipc__parse_option(a, p, n, &seen);
+        q = amp;
+    }
+    return rc;
 }
 
 /* ==== 6. monitoring ======================================================= */
