@@ -1015,9 +1015,9 @@ typedef struct ipc_ring {
     uint64_t head, tail_seen; /* consumer: next read, producer's index as last read */
     uint64_t resv;            /* producer: start of the reserved record */
     size_t resv_len;          /* its payload room; SIZE_MAX: none reserved */
-    uint64_t peeked;          /* consumer: head after the peeked record; 0: none */
+    uint64_t peeked;          /* consumer: head after the peeked record */
     int64_t check_at;         /* next time to look at the peer's pid */
-    int flags, roles, joined, slot, locked;
+    int flags, roles, joined, slot, locked, peeking;
     pid_t tid; /* the id this handle registered with */
 } ipc_ring;
 
@@ -1045,11 +1045,12 @@ IPC_DEF int ipc_ring_unlink(const char *name);
 /* Copies n bytes in as one record. Waits up to timeout_ms for room.
    Returns 0 or -EMSGSIZE (n > ipc_ring_max_record), -EAGAIN, -ETIMEDOUT,
    -EPIPE, IPC_EPEERDEAD, IPC_ECORRUPT, -EBUSY (another live process
-   holds the role). A reservation left open is dropped. */
+   holds the role), -EBADF (a handle opened for the other role). A reservation left open is dropped. */
 IPC_DEF int ipc_ring_send(ipc_ring *r, const void *data, size_t n, int timeout_ms);
 /* Copies the next record out and releases it. Returns its length, or
    -EMSGSIZE (cap too small: the record stays), -EAGAIN, -ETIMEDOUT,
-   IPC_EOF, IPC_EPEERDEAD, IPC_ECORRUPT. */
+   IPC_EOF, IPC_EPEERDEAD, IPC_ECORRUPT, -EBUSY (another live consumer),
+   -EBADF (a handle opened for the other role). */
 IPC_DEF ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, int timeout_ms);
 
 /* Zero copy, producer side: room for n bytes in place (*where), waited for
@@ -1277,6 +1278,12 @@ IPC_DEF const char *ipc_kind_name(ipc_kind kind);
 #error "ipc.h: define all of IPC_MALLOC, IPC_REALLOC and IPC_FREE, or none"
 #endif
 
+/* RWF_NOWAIT (Linux 4.14) is missing from older headers; a kernel without
+   it answers EOPNOTSUPP, and the library then polls first. */
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
 /* MSG_COPY is Linux's; older headers lack it (the kernel then says ENOSYS). */
 #ifdef MSG_COPY
 #define IPC__MSG_COPY MSG_COPY
@@ -1405,7 +1412,7 @@ static int ipc__iov_cap(struct iovec *out, const struct iovec *iov, int cnt, siz
    around the cut iovec, and recvmsg's answers go back into msg. Only a
    stream is cut: a datagram or seqpacket message goes whole or not at all,
    and a cut one would be another message. */
-enum { IPC__SYS_READV, IPC__SYS_WRITEV, IPC__SYS_SENDMSG, IPC__SYS_RECVMSG };
+enum { IPC__SYS_READV, IPC__SYS_WRITEV, IPC__SYS_WRITEV_NOWAIT, IPC__SYS_SENDMSG, IPC__SYS_RECVMSG };
 static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, struct msghdr *msg, int flags) {
     struct iovec cut[64];
     struct msghdr m;
@@ -1428,6 +1435,8 @@ static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, str
     switch (op) {
     case IPC__SYS_READV: return ipc_test.readv ? ipc_test.readv(fd, cut, cnt) : readv(fd, cut, cnt);
     case IPC__SYS_WRITEV: return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : writev(fd, cut, cnt);
+    case IPC__SYS_WRITEV_NOWAIT:
+        return ipc_test.writev ? ipc_test.writev(fd, cut, cnt) : pwritev2(fd, cut, cnt, -1, RWF_NOWAIT);
     }
     m = *msg;
     m.msg_iov = cut;
@@ -1441,6 +1450,7 @@ static ssize_t ipc__sys_io(int op, int fd, const struct iovec *iov, int cnt, str
 }
 #define ipc__sys_readv(fd, iov, cnt) ipc__sys_io(IPC__SYS_READV, fd, iov, cnt, NULL, 0)
 #define ipc__sys_writev(fd, iov, cnt) ipc__sys_io(IPC__SYS_WRITEV, fd, iov, cnt, NULL, 0)
+#define ipc__sys_writev_nowait(fd, iov, cnt) ipc__sys_io(IPC__SYS_WRITEV_NOWAIT, fd, iov, cnt, NULL, 0)
 #define ipc__sys_sendmsg(fd, m, flags) ipc__sys_io(IPC__SYS_SENDMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, m, flags)
 #define ipc__sys_recvmsg(fd, m, flags) ipc__sys_io(IPC__SYS_RECVMSG, fd, (m)->msg_iov, (int)(m)->msg_iovlen, m, flags)
 static int ipc__sys_poll(struct pollfd *p, nfds_t n, int timeout_ms) {
@@ -1452,6 +1462,7 @@ static int ipc__close(int fd) { return ipc_test.close ? ipc_test.close(fd) : clo
 #define ipc__realloc(p, n) IPC_REALLOC(p, n)
 #define ipc__sys_readv readv
 #define ipc__sys_writev writev
+#define ipc__sys_writev_nowait(fd, iov, cnt) pwritev2(fd, iov, cnt, -1, RWF_NOWAIT)
 #define ipc__sys_sendmsg sendmsg
 #define ipc__sys_recvmsg recvmsg
 #define ipc__sys_poll poll
@@ -2023,7 +2034,7 @@ static int ipc__iov_loop(int fd, struct iovec *iov, int cnt, int mode, size_t *d
                          int *kind) {
     ipc__sigpipe_guard guard;
     size_t moved = 0;
-    int rc = 0, poll_first = -1, is_write = mode == IPC__WRITE_ALL;
+    int rc = 0, poll_first = -1, nowait = 1, is_write = mode == IPC__WRITE_ALL;
     guard.active = 0;
     while (cnt > 0 && iov->iov_len == 0) iov++, cnt--;
     while (cnt > 0) {
@@ -2043,15 +2054,29 @@ static int ipc__iov_loop(int fd, struct iovec *iov, int cnt, int mode, size_t *d
             if (n >= 0 || errno != EINTR) *kind = IPC__FD_SOCKET;
         } else {
             if (poll_first < 0) poll_first = *kind != IPC__FD_OTHER_NONBLOCK && ipc__must_poll_first(fd, deadline);
-            if (poll_first) {
-                if ((rc = ipc_wait_fd(fd, is_write ? POLLOUT : POLLIN, deadline)) < 0) break;
-                if (is_write) c = ipc__iov_clip(v = clip, iov, c);
-            }
-            if (is_write) {
+            if (poll_first && is_write && nowait) {
+                /* A blocking pipe under a deadline: RWF_NOWAIT makes this
+                   one write non-blocking, EAGAIN then polls below. Polling
+                   first would refuse room a small write has (POLLOUT wants
+                   a free page) and promise room another writer may take
+                   before us (the write would then block past the deadline).
+                   A write of at most PIPE_BUF stays whole or nothing. */
                 if (!guard.active) ipc__sigpipe_block(&guard);
-                n = ipc__sys_writev(fd, v, c);
+                if ((n = ipc__sys_writev_nowait(fd, iov, c)) < 0 && errno == EOPNOTSUPP) {
+                    nowait = 0; /* not this kind of file, or an old kernel: poll first */
+                    continue;
+                }
             } else {
-                n = ipc__sys_readv(fd, v, c);
+                if (poll_first) {
+                    if ((rc = ipc_wait_fd(fd, is_write ? POLLOUT : POLLIN, deadline)) < 0) break;
+                    if (is_write) c = ipc__iov_clip(v = clip, iov, c);
+                }
+                if (is_write) {
+                    if (!guard.active) ipc__sigpipe_block(&guard);
+                    n = ipc__sys_writev(fd, v, c);
+                } else {
+                    n = ipc__sys_readv(fd, v, c);
+                }
             }
         }
         if (n > 0) {
@@ -3499,7 +3524,11 @@ IPC_DEF IPC__UNUSED int ipc_anon_map(ipc_shm *m, size_t size) {
 
 IPC_DEF IPC__UNUSED int ipc_shm_close(ipc_shm *m) {
     int rc = 0;
-    if (m->addr && munmap(m->addr, m->size) < 0) rc = ipc__err();
+    if (!m->addr) { /* zeroed or closed: its fd 0 is not ours to close */
+        ipc__shm_clear(m);
+        return 0;
+    }
+    if (munmap(m->addr, m->size) < 0) rc = ipc__err();
     if (m->fd >= 0 && close(m->fd) < 0 && rc == 0) rc = ipc__err();
     ipc__shm_clear(m);
     return rc;
@@ -3599,19 +3628,29 @@ static int ipc__tid_alive(pid_t tid) {
     return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
-/* Attach-time validation against the mapping's real size. */
-static int ipc__ring_check(const struct ipc__ring_hdr *h, size_t size) {
-    uint64_t c, t, hd;
+/* Whether two indices read from the region could have been written by a
+   sane ring of capacity cap. */
+static int ipc__ring_indices_ok(uint64_t tail, uint64_t head, uint64_t cap) {
+    return !((tail | head) & 7) && tail - head <= cap;
+}
+
+/* Attach-time validation against the mapping's real size. Each field is
+   read once (another process may be changing them) and the checked copies
+   are what the handle keeps. */
+static int ipc__ring_check(const struct ipc__ring_hdr *h, size_t size, uint64_t *cap, uint32_t *flags) {
+    uint64_t c;
+    uint32_t f;
     if (size < (size_t)IPC_RING_HEADER + IPC_RING_MIN) return IPC_ECORRUPT;
-    if (IPC__ACQ(&h->magic) != IPC__RING_MAGIC || h->version != IPC_RING_VERSION) return IPC_ECORRUPT;
-    c = h->capacity;
-    if (h->data_offset != IPC_RING_HEADER || c < IPC_RING_MIN || (c & (c - 1)) || c > IPC__RING_MAX_CAP ||
-        c != (uint64_t)size - IPC_RING_HEADER)
+    c = IPC__RLX(&h->capacity);
+    f = IPC__RLX(&h->flags);
+    if (IPC__ACQ(&h->magic) != IPC__RING_MAGIC || IPC__RLX(&h->version) != IPC_RING_VERSION) return IPC_ECORRUPT;
+    if (IPC__RLX(&h->data_offset) != IPC_RING_HEADER || c < IPC_RING_MIN || (c & (c - 1)) ||
+        c > IPC__RING_MAX_CAP || c != (uint64_t)size - IPC_RING_HEADER)
         return IPC_ECORRUPT;
-    if (h->flags & ~(uint32_t)(IPC_RING_MULTI | IPC_RING_SPIN)) return IPC_ECORRUPT;
-    t = IPC__ACQ(&h->tail);
-    hd = IPC__ACQ(&h->head);
-    if (((t | hd) & 7) || t - hd > c) return IPC_ECORRUPT;
+    if (f & ~(uint32_t)(IPC_RING_MULTI | IPC_RING_SPIN)) return IPC_ECORRUPT;
+    if (!ipc__ring_indices_ok(IPC__ACQ(&h->tail), IPC__ACQ(&h->head), c)) return IPC_ECORRUPT;
+    *cap = c;
+    *flags = f;
     return 0;
 }
 
@@ -3629,9 +3668,12 @@ static int ipc__ring_join(ipc_ring *r, int role) {
         }
         IPC__REL(&h->consumer_closed, 0);
         r->head = r->tail_seen = IPC__ACQ(&h->head);
-        r->peeked = 0;
+        r->peeking = 0;
+        /* Attach checked the indices, but a role may be joined long after,
+           and the region is shared: check again what is taken from it. */
+        if (!ipc__ring_indices_ok(IPC__ACQ(&h->tail), r->head, r->cap)) return IPC_ECORRUPT;
     } else {
-        n = h->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
+        n = r->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
         for (i = 0; i < n; i++) { /* a free slot, or one a dead producer left */
             cur = IPC__ACQ(&h->producer[i]);
             if (cur == r->tid) break;
@@ -3646,6 +3688,7 @@ static int ipc__ring_join(ipc_ring *r, int role) {
         r->tail = IPC__ACQ(&h->tail);
         r->head_seen = IPC__ACQ(&h->head);
         r->resv_len = SIZE_MAX;
+        if (!ipc__ring_indices_ok(r->tail, r->head_seen, r->cap)) return IPC_ECORRUPT;
     }
     r->joined |= role;
     return 0;
@@ -3657,13 +3700,13 @@ IPC__HOT int ipc__ring_role(ipc_ring *r, int role) {
 }
 
 static int ipc__ring_start(ipc_ring *r, int flags) {
+    uint32_t f;
     int rc;
     r->h = (struct ipc__ring_hdr *)r->shm.addr;
-    if ((rc = ipc__ring_check(r->h, r->shm.size)) < 0) return rc;
-    r->cap = r->h->capacity;
+    if ((rc = ipc__ring_check(r->h, r->shm.size, &r->cap, &f)) < 0) return rc;
     r->mask = r->cap - 1;
     r->data = (uint8_t *)r->shm.addr + IPC_RING_HEADER;
-    r->flags = (int)r->h->flags;
+    r->flags = (int)f;
     r->roles = flags & IPC_O_RDONLY   ? IPC__ROLE_CONSUMER
                : flags & IPC_O_WRONLY ? IPC__ROLE_PRODUCER
                                       : IPC__ROLE_PRODUCER | IPC__ROLE_CONSUMER;
@@ -3758,14 +3801,16 @@ static int ipc__ring_peer_gone(ipc_ring *r, int role, int check_tids) {
     if (role == IPC__ROLE_PRODUCER) { /* the peer is the consumer */
         int32_t c = IPC__ACQ(&h->consumer);
         if (c == 0) return IPC__ACQ(&h->consumer_closed) ? -EPIPE : 0;
-        return check_tids && !ipc__tid_alive(c) ? IPC_EPEERDEAD : 0;
+        /* gone, unless it closed (or was replaced) after we read its id */
+        return check_tids && !ipc__tid_alive(c) && IPC__ACQ(&h->consumer) == c ? IPC_EPEERDEAD : 0;
     }
     if (!IPC__ACQ(&h->producers_ever)) return 0; /* nobody has come yet */
-    n = h->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
+    n = r->flags & IPC_RING_MULTI ? IPC__RING_SLOTS : 1;
     for (i = 0; i < n; i++) {
         int32_t p = IPC__ACQ(&h->producer[i]);
         if (p == 0) continue;
         if (!check_tids || ipc__tid_alive(p)) return 0;
+        if (IPC__ACQ(&h->producer[i]) != p) return 0; /* it closed after we read its id: look again */
         dead = 1;
     }
     return dead ? IPC_EPEERDEAD : IPC_EOF;
@@ -3847,7 +3892,7 @@ static void ipc__ring_unlock(ipc_ring *r) {
    could not have written. */
 IPC__HOT int ipc__ring_load_head(ipc_ring *r) {
     uint64_t hd = IPC__ACQ(&r->h->head);
-    if ((hd & 7) || r->tail - hd > r->cap) return IPC_ECORRUPT;
+    if (!ipc__ring_indices_ok(r->tail, hd, r->cap)) return IPC_ECORRUPT;
     r->head_seen = hd;
     return 0;
 }
@@ -3860,7 +3905,9 @@ IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
     uint64_t need, off, contig, total;
     int rc, counted = 0;
     if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) return rc;
-    if (n > r->cap / 2 - 8) return -EMSGSIZE;
+    r->resv_len = SIZE_MAX; /* an open reservation is dropped, whatever happens next */
+    rc = -EMSGSIZE;
+    if (n > r->cap / 2 - 8) goto fail;
     if (r->flags & IPC_RING_MULTI) {
         if (!r->locked && (rc = ipc__ring_lock(r, deadline)) < 0) return rc;
         r->tail = IPC__RLX(&h->tail); /* the lock ordered us after the last holder's commit */
@@ -3985,6 +4032,7 @@ IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len,
         *payload = (const uint8_t *)(rec + 2);
         *len = n;
         r->peeked = r->head + ipc__rec_size(n);
+        r->peeking = 1;
         IPC__RING_STEP(IPC_RING_STEP_ACQUIRE);
         return 0;
     }
@@ -3993,7 +4041,7 @@ IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len,
 IPC__HOT void ipc__ring_release(ipc_ring *r) {
     IPC__SET(&r->h->received, IPC__RLX(&r->h->received) + 1);
     r->head = r->peeked;
-    r->peeked = 0;
+    r->peeking = 0;
     ipc__ring_publish_head(r);
     IPC__RING_STEP(IPC_RING_STEP_RELEASE);
 }
@@ -4008,7 +4056,7 @@ IPC_DEF IPC__UNUSED ssize_t ipc_ring_peek(ipc_ring *r, const void **where, int t
 }
 
 IPC_DEF IPC__UNUSED int ipc_ring_release(ipc_ring *r) {
-    if (!r->peeked) return -EINVAL;
+    if (!r->peeking) return -EINVAL;
     ipc__ring_release(r);
     return 0;
 }
@@ -4016,9 +4064,12 @@ IPC_DEF IPC__UNUSED int ipc_ring_release(ipc_ring *r) {
 IPC_DEF IPC__UNUSED ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, int timeout_ms) {
     const uint8_t *p;
     uint32_t n;
-    int rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
+    int peeked_before = r->peeking, rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
     if (rc < 0) return rc;
-    if (n > cap) return -EMSGSIZE; /* the record stays for a bigger buffer */
+    if (n > cap) { /* the record stays for a bigger buffer; a release drops it only if it was peeked */
+        r->peeking = peeked_before;
+        return -EMSGSIZE;
+    }
     if (n) memcpy(buf, p, n);
     IPC__RING_STEP(IPC_RING_STEP_READ);
     ipc__ring_release(r);
@@ -4052,6 +4103,9 @@ IPC_DEF IPC__UNUSED int ipc_ring_stat(const ipc_ring *r, ipc_ring_info *info) {
 
 IPC_DEF IPC__UNUSED int ipc_ring_close(ipc_ring *r) {
     struct ipc__ring_hdr *h = r->h;
+    /* A copy inherited across fork belongs to the parent's registration:
+       the child only unmaps it. */
+    if (h && r->joined && (pid_t)syscall(SYS_gettid) != r->tid) r->joined = 0;
     if (h && (r->joined & IPC__ROLE_PRODUCER)) {
         int32_t me = r->tid;
         if (r->locked) ipc__ring_unlock(r); /* an open reservation is dropped */
