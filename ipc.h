@@ -499,9 +499,10 @@ enum {
 
 /* The bytes waiting to be read (ioctl FIONREAD): on a pipe, FIFO or stream
    socket all of them; on a datagram or seqpacket socket the size of the
-   next message (0 for an empty one or for none). Never waits. Returns >= 0,
-   or -EINVAL (a listening socket), -ENOTTY (a descriptor with no queue),
-   -EBADF, -errno. */
+   next message (0 for an empty one or for none); on a regular file, the
+   bytes from the offset to the end. Never waits. Returns >= 0, or -EINVAL
+   (a listening socket), -ENOTTY (a descriptor with no queue), -EBADF,
+   -errno. */
 IPC_DEF int ipc_fd_queued(int fd);
 
 /* ==== 3a. pipes =========================================================== */
@@ -522,7 +523,9 @@ IPC_DEF int ipc_pipe(int fds[2], int flags);
    -EINVAL for 0 or more than INT_MAX; -EPERM above
    /proc/sys/fs/pipe-max-size (1 MiB) without CAP_SYS_RESOURCE, or once the
    user's pipes hold fs.pipe-user-pages-soft pages; -EBUSY below what is
-   queued now; -EBADF for a descriptor that is not a pipe. */
+   queued now, counted in the pages the data occupies (196 bytes written
+   in two writes may hold two pages); -EBADF for a descriptor that is not
+   a pipe. */
 IPC_DEF int ipc_pipe_size(int fd);
 IPC_DEF int ipc_pipe_set_size(int fd, size_t bytes);
 
@@ -557,10 +560,12 @@ IPC_DEF int ipc_pipe_send_frame(int fd, ipc_codec codec, const void *payload, si
    is left untouched, a symlink's target too; an existing FIFO must be
    owned by the caller and have no mode bits beyond mode, else -EACCES.
    A reader never waits in open. Until the first writer opens, read()
-   returns 0, which the library's readers report as IPC_EOF; poll(), and so
-   ipc_wait_fd(fd, POLLIN, deadline), waits on Linux until the first writer
-   has written (or come and gone). A reader that must wait for its writer
-   calls ipc_wait_fd before reading, or opens both ends.
+   returns 0: the library's readers report IPC_EOF when they read at once
+   (no timeout, or an IPC_O_NONBLOCK descriptor); under a timeout they poll
+   first, and poll() waits on Linux until the first writer has written (or
+   come and gone), so they answer -EAGAIN / -ETIMEDOUT instead. A reader
+   that must wait for its writer calls ipc_wait_fd(fd, POLLIN, deadline)
+   before reading, or opens both ends.
    A writer waits for a reader (open(2) says ENXIO while there is none),
    trying again every 0.1 to 4 ms: timeout 0 gives -ENXIO at once, a finite
    timeout -ETIMEDOUT, -1 waits forever. A writer that makes the FIFO under
@@ -777,8 +782,9 @@ IPC_DEF int ipc_unix_listen(const char *name, int type, int flags, unsigned mode
    connection that was aborted before it was accepted is skipped. peer (may
    be NULL) gets the connecting process's credentials (SO_PEERCRED).
    Returns the fd, or -EAGAIN (timeout 0, none waiting), -ETIMEDOUT,
-   -EMFILE / -ENFILE (the connection stays queued: accept again once fds
-   are free), -EINVAL, -errno. */
+   -EMFILE / -ENFILE (accept4 takes a descriptor before it looks at the
+   queue, so this comes even with nobody waiting; a waiting connection
+   stays queued: accept again once fds are free), -EINVAL, -errno. */
 IPC_DEF int ipc_unix_accept(int lfd, int flags, ipc_peer *peer, int timeout_ms);
 
 /* socket + connect: a client's socket, returned as its fd. No listener yet
@@ -1027,10 +1033,12 @@ typedef struct ipc_ring {
    descriptor (shm.fd; the receiver calls ipc_ring_attach_fd). flags:
    IPC_O_CREATE, IPC_O_EXCL; the role: IPC_O_WRONLY producer, IPC_O_RDONLY
    consumer, neither both (each role registers on its first use: fork
-   first); at creation only: IPC_RING_MULTI, IPC_RING_SPIN. capacity: data
-   bytes at creation, rounded up to a power of two, IPC_RING_MIN to 1 GiB
-   (-EINVAL above); 0 on open takes the ring's own. A ring being created by another process
-   is waited for up to a second. Returns 0 or the errors of ipc_shm_open,
+   first). A registration is per thread and role: two handles of one role
+   in one thread share it, and closing either ends it. At creation only:
+   IPC_RING_MULTI, IPC_RING_SPIN. capacity: data bytes at creation, rounded
+   up to a power of two, IPC_RING_MIN to 1 GiB (-EINVAL above); 0 on open
+   takes the ring's own. A ring being created by another process is waited
+   for up to a second. Returns 0 or the errors of ipc_shm_open,
    -EBUSY (the role is taken by a live process), IPC_ECORRUPT. */
 IPC_DEF int ipc_ring_open(ipc_ring *r, const char *name, int flags, unsigned mode, size_t capacity);
 /* Attaches the ring in a descriptor another process passed (flags: the
