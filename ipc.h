@@ -769,9 +769,12 @@ IPC_DEF int ipc_unix_addr_format(const ipc_unix_addr *a, char *out, size_t cap);
    user's socket is -EADDRINUSE; our own is probed with a connect of the
    same type: ECONNREFUSED means stale, so it is removed and bound again
    (once); anything else (accepted, backlog full, another type) means live:
-   -EADDRINUSE, a live server is never stolen. (A server caught between its
-   own bind and listen refuses the probe too, and would lose its name: the
-   one window.) An abstract name in use is -EADDRINUSE. A failure after
+   -EADDRINUSE, a live server is never stolen (it sees the probe as a
+   connection that closes at once). (A server caught between its own bind
+   and listen refuses the probe too, and would lose its name: the one
+   window.) An abstract name in use by a socket of the same type is
+   -EADDRINUSE; Linux keeps one abstract namespace per type, so a client
+   of another type finds nobody (-ECONNREFUSED). A failure after
    bind removes the path this call bound. Returns the fd, or -EINVAL,
    -ENAMETOOLONG, -EEXIST, -EADDRINUSE, -EACCES, -ENOENT (no such
    directory), -EMFILE, -errno. */
@@ -801,8 +804,8 @@ IPC_DEF int ipc_unix_accept(int lfd, int flags, ipc_peer *peer, int timeout_ms);
 IPC_DEF int ipc_unix_connect(const char *name, int type, int flags, int timeout_ms);
 
 /* socketpair(2): two connected sockets of type, close-on-exec, both
-   non-blocking with IPC_O_NONBLOCK. A seqpacket pair is bound to automatic
-   abstract names, as ipc_unix_connect does. Returns 0, -EINVAL, -EMFILE,
+   non-blocking with IPC_O_NONBLOCK. A datagram or seqpacket pair is bound
+   to automatic abstract names, as ipc_unix_connect does. Returns 0, -EINVAL, -EMFILE,
    -errno. */
 IPC_DEF int ipc_unix_pair(int fds[2], int type, int flags);
 
@@ -823,8 +826,8 @@ IPC_DEF int ipc_unix_unlink(const char *name);
    -EMSGSIZE (from the kernel) for one the socket cannot carry.
    A full socket: -EAGAIN for timeout 0, else waits, then -ETIMEDOUT.
    Returns n, or -EINVAL, -EMSGSIZE, -EAGAIN, -ETIMEDOUT, -EPIPE,
-   -ECONNRESET, -ENOTCONN, -ETOOMANYREFS (too many descriptors in flight),
-   -errno. */
+   -ECONNRESET, -ECONNREFUSED then -ENOTCONN (a datagram peer that is
+   gone), -ETOOMANYREFS (too many descriptors in flight), -errno. */
 IPC_DEF ssize_t ipc_unix_send(int fd, const void *data, size_t n, const int *fds, int nfds, int timeout_ms);
 /* One datagram to the address `to` (a server replying to aux.from), as
    ipc_unix_send sends one. A full receiver cannot be polled for from an
@@ -1928,7 +1931,8 @@ IPC_DEF IPC__UNUSED int ipc_decoder_feed_many(ipc_decoder *d, const void *in, si
 
 /* ==== 2. robust I/O ======================================================= */
 
-IPC_DEF IPC__UNUSED int ipc_wait_fd(int fd, short events, int64_t deadline) {
+/* ipc_wait_fd that also hands back what poll saw. */
+static int ipc__wait_fd(int fd, short events, int64_t deadline, short *revents) {
     for (;;) {
         struct pollfd p;
         int rc;
@@ -1936,12 +1940,28 @@ IPC_DEF IPC__UNUSED int ipc_wait_fd(int fd, short events, int64_t deadline) {
         p.events = events;
         p.revents = 0;
         rc = ipc__sys_poll(&p, 1, ipc_deadline_left_ms(deadline));
+        *revents = p.revents;
         if (rc > 0) return (p.revents & POLLNVAL) ? -EBADF : 0; /* ERR/HUP: the next call says why */
         if (rc < 0 && errno != EINTR) return ipc__err();
         /* timeout or EINTR: restart with what is left, unless nothing is */
         if (deadline != IPC_DEADLINE_NEVER && (deadline == IPC_DEADLINE_TRY || ipc_now_ns() >= deadline))
             return ipc_deadline_error(deadline);
     }
+}
+
+IPC_DEF IPC__UNUSED int ipc_wait_fd(int fd, short events, int64_t deadline) {
+    short revents;
+    return ipc__wait_fd(fd, events, deadline, &revents);
+}
+
+/* After a read said EAGAIN: waits for input, or says the end has come --
+   a socket shut down for reading with nothing queued (a datagram socket
+   after SHUT_RD) keeps saying EAGAIN while poll says readable, and would
+   spin. *shut carries what the last wait saw across calls (shutdown is
+   never undone). Returns 0 to read again, IPC_EOF, or the wait's error. */
+static int ipc__wait_readable(int fd, int64_t deadline, short *shut) {
+    if (*shut & (POLLRDHUP | POLLHUP)) return IPC_EOF; /* shut then, and a read since found nothing */
+    return ipc__wait_fd(fd, POLLIN | POLLRDHUP, deadline, shut);
 }
 
 IPC_DEF IPC__UNUSED int ipc_fd_set_nonblock(int fd, int on) {
@@ -2043,6 +2063,7 @@ static int ipc__iov_loop(int fd, struct iovec *iov, int cnt, int mode, size_t *d
     ipc__sigpipe_guard guard;
     size_t moved = 0;
     int rc = 0, poll_first = -1, nowait = 1, is_write = mode == IPC__WRITE_ALL;
+    short shut = 0;
     guard.active = 0;
     while (cnt > 0 && iov->iov_len == 0) iov++, cnt--;
     while (cnt > 0) {
@@ -2102,7 +2123,9 @@ static int ipc__iov_loop(int fd, struct iovec *iov, int cnt, int mode, size_t *d
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if ((rc = ipc_wait_fd(fd, is_write ? POLLOUT : POLLIN, deadline)) < 0) break;
+            rc = is_write ? ipc_wait_fd(fd, POLLOUT, deadline) : ipc__wait_readable(fd, deadline, &shut);
+            if (rc == IPC_EOF && moved) rc = IPC_ETRUNC;
+            if (rc < 0) break;
             continue;
         }
         rc = ipc__err();
@@ -3139,7 +3162,7 @@ IPC_DEF IPC__UNUSED int ipc_unix_pair(int fds[2], int type, int flags) {
     if (!ipc__unix_type_ok(type) || (flags & ~IPC_O_NONBLOCK)) return -EINVAL;
     if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | (flags & IPC_O_NONBLOCK ? SOCK_NONBLOCK : 0), 0, fds) < 0)
         return ipc__err();
-    if (type == SOCK_SEQPACKET) { /* names that mark every message: see ipc_unix_recv (best effort) */
+    if (type != SOCK_STREAM) { /* names that mark every message: see ipc_unix_recv (best effort) */
         (void)ipc__unix_autobind(fds[0]);
         (void)ipc__unix_autobind(fds[1]);
     }
@@ -3313,6 +3336,7 @@ IPC_DEF IPC__UNUSED ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_uni
     struct iovec iov;
     ssize_t n;
     int rc, i, type = 0;
+    short shut = 0;
     if (aux) aux->nfds = 0, aux->has_cred = 0, aux->from.len = 0;
     if (cap > SSIZE_MAX) cap = SSIZE_MAX;
     /* On a stream, reading zero bytes says nothing; on the others a 0-byte
@@ -3333,8 +3357,8 @@ IPC_DEF IPC__UNUSED ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_uni
         if (n >= 0) break;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__err();
-        if (deadline == IPC_DEADLINE_TRY) return -EAGAIN;
-        if ((rc = ipc_wait_fd(fd, POLLIN, deadline)) < 0) return rc;
+        if (deadline == IPC_DEADLINE_TRY) return ipc__read_shut(fd) ? IPC_EOF : -EAGAIN;
+        if ((rc = ipc__wait_readable(fd, deadline, &shut)) < 0) return rc;
     }
     from->len = m.msg_namelen < sizeof from->sa ? m.msg_namelen : (socklen_t)sizeof from->sa;
     rc = ipc_unix_take_cmsg(&m, aux); /* first, so descriptors are never left open behind an error */
