@@ -3935,11 +3935,11 @@ IPC__HOT int ipc__ring_load_head(ipc_ring *r) {
 IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
     struct ipc__ring_hdr *h = r->h;
     uint64_t need, off, contig, total;
-    int rc, counted = 0;
-    if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) return rc;
+    int rc = -EMSGSIZE, counted = 0;
+    if (!(r->roles & IPC__ROLE_PRODUCER)) return -EBADF;
     r->resv_len = SIZE_MAX; /* an open reservation is dropped, whatever happens next */
-    rc = -EMSGSIZE;
-    if (n > r->cap / 2 - 8) goto fail;
+    if (n > r->cap / 2 - 8) goto fail; /* the caller's mistakes first, before the region is looked at */
+    if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) goto fail;
     if (r->flags & IPC_RING_MULTI) {
         if (!r->locked && (rc = ipc__ring_lock(r, deadline)) < 0) return rc;
         r->tail = IPC__RLX(&h->tail); /* the lock ordered us after the last holder's commit */

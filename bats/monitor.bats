@@ -119,7 +119,7 @@ exec(sys.argv[1])
     capacity=$(($(cat /proc/sys/kernel/msgmnb) / 1024)).0K
     # System V: key, id, owner, perms, used-bytes, messages, capacity, lspid, lrpid, holders
     assert_line --regexp "^0x00000000 +$QID +$ME +600 +500 +5 +$capacity +$HOLD_PID +0 +-\$"
-    assert_line --regexp "^$NAME +$ME +0600 +16.0K +$HOLD_PID\$"
+    assert_line --regexp "^$NAME +$ME +0600 +16.0K +- +$HOLD_PID\$" # RING: - (not a ring)
     assert_line --regexp "^$SOCK +stream +unconnected +yes +[0-9]+ +$HOLD_PID\$"
     for t in "System V message queues" "System V shared memory segments" "System V semaphore arrays" \
         "POSIX shared memory" "Unix sockets"; do
@@ -150,7 +150,7 @@ assert len(u) == 1 and u[0]['listening'] == 1 and u[0]['sock_type'] == 1 and u[0
 assert all(isinstance(o[f], int) for o in objs for f in ('key', 'id', 'uid', 'mode', 'bytes', 'count', 'inode', 'fd'))
 "
     run ipc stat
-    assert_line --regexp "^$NAME +$ME +0600 +1.5M +$HOLD_PID\$" # human in the table
+    assert_line --regexp "^$NAME +$ME +0600 +1.5M +- +$HOLD_PID\$" # human in the table
     # The System V queues, as "0xKEY ID", the same in ipc stat --json and in
     # ipcs -q (retried while another suite's queues come and go).
     for try in 1 2 3 4 5; do
@@ -354,4 +354,21 @@ assert [o for o in objs if o['fd'] == -1 and o['kind'] == 'posix-shm']
     done
     run --separate-stderr ipc stat --kind bogus
     assert_equal "$stderr" "ipc stat: unknown kind 'bogus' (sysv-msg, sysv-shm, sysv-sem, posix-mq, posix-shm, unix, pipe, fifo, socket, memfd, sysv, posix)"
+}
+
+@test "ipc stat: a ring made by ipc.h is recognised in /dev/shm, with its records queued and capacity" {
+    require_examples ring_stream
+    run --separate-stderr timeout 20 ring_stream produce "$NAME" -n 7 -s 100 --cap 64K --timeout 5000
+    assert_success
+    run --separate-stderr ipc stat --kind posix-shm --name "$NAME"
+    assert_success
+    assert_line --regexp "^$NAME +$ME +0600 +68.0K +7/64.0K +-\$"
+    run --separate-stderr ipc stat --json --kind posix-shm --name "$NAME"
+    assert_success
+    assert_line --index 0 --regexp "\"name\":\"$NAME\".*\"count\":7,\"capacity\":65536,.*\"ring\":1"
+    printf 'plain' > "/dev/shm/${NAME#/}.plain"
+    run --separate-stderr ipc stat --json --kind posix-shm --name "$NAME.plain"
+    rm -f "/dev/shm/${NAME#/}.plain"
+    assert_line --index 0 --regexp '"ring":0'
+    ring_stream rm "$NAME"
 }

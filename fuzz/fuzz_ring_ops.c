@@ -64,9 +64,10 @@
    say nothing. Without ASan (the AFL++ build) the block carries guard
    bytes instead, checked after every operation.
 
-   Known bugs: build with -DFZ_RING_KNOWN_BUGS to model what ipc.h does
-   today where it breaks the contract above (see the KNOWN comments), so
-   fuzzing can go on past them; the default build checks the contract. */
+   Bugs it found (fixed; inputs in fuzz/regressions): a failed reserve
+   left the earlier reservation committable (with IPC_RING_MULTI, without
+   the lock); a failed recv left a peek for release to drop; "nothing
+   peeked" was index 0, a real index after 2^64 bytes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -223,15 +224,11 @@ static int same(const uint8_t *p, size_t n, uint32_t id, uint8_t salt) {
 /* Producer: what a reserve of n bytes answers, and the state after it. */
 static int m_reserve(size_t n) {
     uint64_t need, off, contig, total;
-    M.prod = 1; /* the role joins on first use, before any check */
-    if (n > MAXREC(M.cap)) {
-#ifndef FZ_RING_KNOWN_BUGS
+    if (n > MAXREC(M.cap)) { /* checked before the role joins: no side effect but the dropped reservation */
         M.resv_open = M.locked = 0;
-#endif
-        /* KNOWN: ipc.h keeps the earlier reservation open here (and with
-           IPC_RING_MULTI its lock held). */
         return -EMSGSIZE;
     }
+    M.prod = 1; /* the role joins on first use */
     if (M.multi) M.ltail = M.ptail; /* re-read under the lock */
     need = rec_size(n);
     off = M.ltail & M.mask;
@@ -252,11 +249,7 @@ static int m_reserve(size_t n) {
             abort();
         }
         M.full++;
-#ifndef FZ_RING_KNOWN_BUGS
         M.resv_open = 0;
-#endif
-        /* KNOWN: ... and here, where with IPC_RING_MULTI it drops the lock
-           all the same: the reservation stays committable without it. */
         M.locked = 0;
         return -EAGAIN;
     }
@@ -425,9 +418,6 @@ static ssize_t op_recv(size_t cap) {
         EXPECT(rc, -EAGAIN);
     } else if (e->len > cap) {
         EXPECT(rc, -EMSGSIZE);
-#ifdef FZ_RING_KNOWN_BUGS
-        M.peeked = M.head + rec_size(e->len) != 0; /* KNOWN: a failed recv leaves a peek behind */
-#endif
     } else {
         EXPECT(rc, e->len);
         CHECK(same(buf, e->len, e->id, e->salt));
@@ -447,9 +437,6 @@ static void op_peek(int twice) {
     CHECK(rc >= 0);
     check_in_place(p, (size_t)rc, e);
     M.peeked = 1;
-#ifdef FZ_RING_KNOWN_BUGS
-    M.peeked = M.head + rec_size(e->len) != 0; /* KNOWN: the index after it is 0: "nothing peeked" */
-#endif
     if (twice) {
         EXPECT(ipc_ring_peek(&R, &p2, 0), rc);
         CHECK(p2 == p);
