@@ -1026,6 +1026,7 @@ typedef struct ipc_ring {
     size_t resv_len;          /* its payload room; SIZE_MAX: none reserved */
     uint64_t peeked;          /* consumer: head after the peeked record */
     int64_t check_at;         /* next time to look at the peer's pid */
+    uint64_t sent, received;  /* the counters this side publishes (stores only) */
     int flags, roles, joined, slot, locked, peeking;
     pid_t tid; /* the id this handle registered with */
 } ipc_ring;
@@ -1314,8 +1315,10 @@ IPC_DEF const char *ipc_kind_name(ipc_kind kind);
 #endif
 #if defined(__GNUC__) || defined(__clang__)
 #define IPC__HOT static inline __attribute__((always_inline)) /* per-frame paths: keep out-params in registers */
+#define IPC__NOINLINE __attribute__((noinline))                 /* slow paths: keep the fast ones small */
 #else
 #define IPC__HOT static inline
+#define IPC__NOINLINE
 #endif
 
 /* ==== 0. config & base ==================================================== */
@@ -3631,6 +3634,14 @@ typedef char ipc__ring_hdr_fits[sizeof(struct ipc__ring_hdr) <= IPC_RING_HEADER 
 
 static uint64_t ipc__rec_size(uint64_t n) { return 8 + ((n + 7) & ~(uint64_t)7); }
 
+/* A call's deadline is computed the first time it has to wait (or lock):
+   one that never waits never reads the clock. */
+#define IPC__RING_NO_DEADLINE_YET (-1) /* deadlines are 0, positive or IPC_DEADLINE_NEVER */
+static int64_t ipc__ring_deadline(int64_t *deadline, int timeout_ms) {
+    if (*deadline == IPC__RING_NO_DEADLINE_YET) *deadline = ipc_deadline(timeout_ms);
+    return *deadline;
+}
+
 /* Shared futexes (no FUTEX_PRIVATE_FLAG): the word lives in a mapping
    other processes share. A wait returns early on a wake, a changed word,
    a signal or the timeout; the callers look again in every case. */
@@ -3700,6 +3711,7 @@ static int ipc__ring_join(ipc_ring *r, int role) {
         }
         IPC__REL(&h->consumer_closed, 0);
         r->head = r->tail_seen = IPC__ACQ(&h->head);
+        r->received = IPC__RLX(&h->received);
         r->peeking = 0;
         /* Attach checked the indices, but a role may be joined long after,
            and the region is shared: check again what is taken from it. */
@@ -3719,6 +3731,7 @@ static int ipc__ring_join(ipc_ring *r, int role) {
         IPC__REL(&h->producers_ever, 1);
         r->tail = IPC__ACQ(&h->tail);
         r->head_seen = IPC__ACQ(&h->head);
+        r->sent = IPC__RLX(&h->sent);
         r->resv_len = SIZE_MAX;
         if (!ipc__ring_indices_ok(r->tail, r->head_seen, r->cap)) return IPC_ECORRUPT;
     }
@@ -3818,11 +3831,14 @@ IPC_DEF IPC__UNUSED int ipc_ring_unlink(const char *name) { return ipc_shm_unlin
 /* Wakes the sleepers on word, if any said they sleep. The seq_cst load
    pairs with the sleeper's seq_cst store of the flag before its last look
    at the index: one of the two sees the other. */
-IPC__HOT void ipc__ring_wake(uint32_t *word) {
-    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) && __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST)) {
+static IPC__NOINLINE void ipc__ring_wake_sleepers(uint32_t *word) {
+    if (__atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST)) {
         ipc__futex_wake(word, INT_MAX);
         IPC__RING_STEP(IPC_RING_STEP_WAKE);
     }
+}
+IPC__HOT void ipc__ring_wake(uint32_t *word) {
+    if (__builtin_expect(__atomic_load_n(word, __ATOMIC_SEQ_CST) != 0, 0)) ipc__ring_wake_sleepers(word);
 }
 
 /* What the waiting side's peer is up to: 0 while it may still act, else
@@ -3915,7 +3931,7 @@ static int ipc__ring_lock(ipc_ring *r, int64_t deadline) {
     return 0;
 }
 
-static void ipc__ring_unlock(ipc_ring *r) {
+static IPC__NOINLINE void ipc__ring_unlock(ipc_ring *r) {
     r->locked = 0;
     if (__atomic_exchange_n(&r->h->lock, 0, __ATOMIC_RELEASE) & IPC__LOCK_WAITERS) ipc__futex_wake(&r->h->lock, 1);
 }
@@ -3932,16 +3948,17 @@ IPC__HOT int ipc__ring_load_head(ipc_ring *r) {
 /* Room for a record of n payload bytes at the tail, waited for; writes the
    pad record that skips the end of the buffer when the record would not
    fit before it. */
-IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
+static IPC__NOINLINE int ipc__ring_reserve_slow(ipc_ring *r, size_t n, int timeout_ms) {
     struct ipc__ring_hdr *h = r->h;
     uint64_t need, off, contig, total;
+    int64_t deadline = IPC__RING_NO_DEADLINE_YET;
     int rc = -EMSGSIZE, counted = 0;
     if (!(r->roles & IPC__ROLE_PRODUCER)) return -EBADF;
     r->resv_len = SIZE_MAX; /* an open reservation is dropped, whatever happens next */
     if (n > r->cap / 2 - 8) goto fail; /* the caller's mistakes first, before the region is looked at */
     if ((rc = ipc__ring_role(r, IPC__ROLE_PRODUCER)) < 0) goto fail;
     if (r->flags & IPC_RING_MULTI) {
-        if (!r->locked && (rc = ipc__ring_lock(r, deadline)) < 0) return rc;
+        if (!r->locked && (rc = ipc__ring_lock(r, ipc__ring_deadline(&deadline, timeout_ms))) < 0) return rc;
         r->tail = IPC__RLX(&h->tail); /* the lock ordered us after the last holder's commit */
         rc = IPC_ECORRUPT;
         if ((r->tail & 7) || (r->tail - r->head_seen > r->cap && (rc = ipc__ring_load_head(r)) < 0)) goto fail;
@@ -3954,7 +3971,8 @@ IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int64_t deadline) {
         if ((rc = ipc__ring_load_head(r)) < 0) goto fail;
         if (r->cap - (r->tail - r->head_seen) >= total) break;
         if (!counted++) IPC__SET(&h->full, IPC__RLX(&h->full) + 1);
-        if ((rc = ipc__ring_wait(r, IPC__ROLE_PRODUCER, r->head_seen, deadline)) < 0) goto fail;
+        if ((rc = ipc__ring_wait(r, IPC__ROLE_PRODUCER, r->head_seen, ipc__ring_deadline(&deadline, timeout_ms))) < 0)
+            goto fail;
     }
     if (need > contig) { /* pad to the end; published with the record */
         uint32_t *pad = (uint32_t *)(void *)(r->data + off);
@@ -3971,6 +3989,20 @@ fail:
     return rc;
 }
 
+/* The common case inline: the role joined, one producer, room known
+   before the end of the buffer. Everything else takes the slow path. */
+IPC__HOT int ipc__ring_reserve(ipc_ring *r, size_t n, int timeout_ms) {
+    uint64_t need = ipc__rec_size(n);
+    if ((r->joined & IPC__ROLE_PRODUCER) && !(r->flags & IPC_RING_MULTI) && n <= r->cap / 2 - 8 &&
+        need <= r->cap - (r->tail & r->mask) && need <= r->cap - (r->tail - r->head_seen)) {
+        r->resv = r->tail;
+        r->resv_len = n;
+        IPC__RING_STEP(IPC_RING_STEP_RESERVE);
+        return 0;
+    }
+    return ipc__ring_reserve_slow(r, n, timeout_ms);
+}
+
 /* Publishes the reserved record with n payload bytes: one store of the
    tail, after which the consumer may read it. */
 IPC__HOT void ipc__ring_commit(ipc_ring *r, size_t n) {
@@ -3979,7 +4011,10 @@ IPC__HOT void ipc__ring_commit(ipc_ring *r, size_t n) {
     uint64_t end = r->resv + ipc__rec_size(n), used;
     rec[0] = (uint32_t)n;
     rec[1] = IPC__REC_DATA;
-    IPC__SET(&h->sent, IPC__RLX(&h->sent) + 1);
+    /* a store, not a read-modify-write: the waiting consumer keeps pulling
+       this line to its core, and a load here would hold the tail back by a
+       cache miss; several producers share the count, and the lock orders them */
+    IPC__SET(&h->sent, r->flags & IPC_RING_MULTI ? IPC__RLX(&h->sent) + 1 : ++r->sent);
     used = end - r->head_seen;
     if (used > IPC__RLX(&h->high_water)) { /* the seen head may be old: look again before raising the mark */
         r->head_seen = IPC__ACQ(&h->head);
@@ -3999,7 +4034,7 @@ IPC__HOT void ipc__ring_commit(ipc_ring *r, size_t n) {
 }
 
 IPC_DEF IPC__UNUSED int ipc_ring_reserve(ipc_ring *r, size_t n, void **where, int timeout_ms) {
-    int rc = ipc__ring_reserve(r, n, ipc_deadline(timeout_ms));
+    int rc = ipc__ring_reserve(r, n, timeout_ms);
     if (rc < 0) return rc;
     *where = r->data + (r->resv & r->mask) + 8;
     return 0;
@@ -4012,7 +4047,7 @@ IPC_DEF IPC__UNUSED int ipc_ring_commit(ipc_ring *r, size_t n) {
 }
 
 IPC_DEF IPC__UNUSED int ipc_ring_send(ipc_ring *r, const void *data, size_t n, int timeout_ms) {
-    int rc = ipc__ring_reserve(r, n, ipc_deadline(timeout_ms));
+    int rc = ipc__ring_reserve(r, n, timeout_ms);
     if (rc < 0) return rc;
     if (n) memcpy(r->data + (r->resv & r->mask) + 8, data, n);
     IPC__RING_STEP(IPC_RING_STEP_COPY);
@@ -4032,7 +4067,8 @@ IPC__HOT void ipc__ring_publish_head(ipc_ring *r) {
 
 /* The next record, waited for and checked: its payload and length. Every
    length and tag is read once from the region and bounded before use. */
-IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len, int64_t deadline) {
+static IPC__NOINLINE int ipc__ring_next_slow(ipc_ring *r, const uint8_t **payload, uint32_t *len, int timeout_ms) {
+    int64_t deadline = IPC__RING_NO_DEADLINE_YET;
     int rc;
     if ((rc = ipc__ring_role(r, IPC__ROLE_CONSUMER)) < 0) return rc;
     for (;;) {
@@ -4044,7 +4080,8 @@ IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len,
             if ((t & 7) || t - r->head > r->cap) return IPC_ECORRUPT;
             r->tail_seen = t;
             if (t == r->head) {
-                if ((rc = ipc__ring_wait(r, IPC__ROLE_CONSUMER, t, deadline)) < 0) return rc;
+                if ((rc = ipc__ring_wait(r, IPC__ROLE_CONSUMER, t, ipc__ring_deadline(&deadline, timeout_ms))) < 0)
+                    return rc;
                 continue;
             }
         }
@@ -4070,8 +4107,27 @@ IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len,
     }
 }
 
+/* The common case inline: a data record already known to be committed. */
+IPC__HOT int ipc__ring_next(ipc_ring *r, const uint8_t **payload, uint32_t *len, int timeout_ms) {
+    if ((r->joined & IPC__ROLE_CONSUMER) && r->head != r->tail_seen) {
+        uint64_t off = r->head & r->mask, avail = r->tail_seen - r->head;
+        const uint32_t *rec = (const uint32_t *)(const void *)(r->data + off);
+        uint32_t n = IPC__RLX(&rec[0]);
+        uint64_t size = ipc__rec_size(n);
+        if (IPC__RLX(&rec[1]) == IPC__REC_DATA && size <= r->cap - off && size <= avail) {
+            *payload = (const uint8_t *)(rec + 2);
+            *len = n;
+            r->peeked = r->head + size;
+            r->peeking = 1;
+            IPC__RING_STEP(IPC_RING_STEP_ACQUIRE);
+            return 0;
+        }
+    }
+    return ipc__ring_next_slow(r, payload, len, timeout_ms);
+}
+
 IPC__HOT void ipc__ring_release(ipc_ring *r) {
-    IPC__SET(&r->h->received, IPC__RLX(&r->h->received) + 1);
+    IPC__SET(&r->h->received, ++r->received); /* a store: see commit */
     r->head = r->peeked;
     r->peeking = 0;
     ipc__ring_publish_head(r);
@@ -4081,7 +4137,7 @@ IPC__HOT void ipc__ring_release(ipc_ring *r) {
 IPC_DEF IPC__UNUSED ssize_t ipc_ring_peek(ipc_ring *r, const void **where, int timeout_ms) {
     const uint8_t *p;
     uint32_t n;
-    int rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
+    int rc = ipc__ring_next(r, &p, &n, timeout_ms);
     if (rc < 0) return rc;
     *where = p;
     return (ssize_t)n;
@@ -4096,7 +4152,7 @@ IPC_DEF IPC__UNUSED int ipc_ring_release(ipc_ring *r) {
 IPC_DEF IPC__UNUSED ssize_t ipc_ring_recv(ipc_ring *r, void *buf, size_t cap, int timeout_ms) {
     const uint8_t *p;
     uint32_t n;
-    int peeked_before = r->peeking, rc = ipc__ring_next(r, &p, &n, ipc_deadline(timeout_ms));
+    int peeked_before = r->peeking, rc = ipc__ring_next(r, &p, &n, timeout_ms);
     if (rc < 0) return rc;
     if (n > cap) { /* the record stays for a bigger buffer; a release drops it only if it was peeked */
         r->peeking = peeked_before;
