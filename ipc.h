@@ -1130,8 +1130,9 @@ enum {
        shm:/name            shared-memory ring           one message each
    Options: frame=len32|varint|cobs (framed schemes), max=BYTES (the frame
    limit), cap=MESSAGES (capacity), msgsize=BYTES, mode=OCTAL (0600 when
-   not given), prio=N (POSIX MQ priority, < 32768), type=N (System V type,
-   > 0). An option a mechanism has no use for is accepted and ignored. A
+   not given; 0 also means 0600, as in every open call), prio=N (POSIX MQ
+   priority, < 32768), type=N (System V type, > 0). Numbers are decimal
+   (mode octal; a System V key may be 0x hex), at most 31 digits. An option a mechanism has no use for is accepted and ignored. A
    path cannot hold '?': the query starts at the first one. */
 typedef enum ipc_scheme {
     IPC_SCHEME_STDIO = 1,
@@ -1258,6 +1259,7 @@ IPC_DEF const char *ipc_kind_name(ipc_kind kind);
 #error "ipc.h: #define _GNU_SOURCE before the first #include of the file that defines IPC_IMPLEMENTATION"
 #endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -4222,23 +4224,29 @@ IPC_DEF IPC__UNUSED const char *ipc_scheme_name(ipc_scheme scheme) {
     return scheme >= IPC_SCHEME_STDIO && scheme <= IPC_SCHEME_SHM ? ipc__scheme_names[scheme] : "?";
 }
 
-/* The number spelled by exactly the n bytes at p (digits only: no sign, no
-   space; base 0 also takes 0x... hex), within [lo, hi]. */
+/* The number spelled by exactly the n bytes at p (digits only, at most
+   31: no sign, no space; base 16 after a 0x the caller skipped), within
+   [lo, hi]. errno is left as it was. */
 static int ipc__parse_num(const char *p, size_t n, int base, long long lo, long long hi, long long *out) {
     char buf[32], *end;
     long long v;
-    if (n == 0 || n >= sizeof buf || p[0] < '0' || p[0] > '9') return -EINVAL;
+    int saved = errno, bad;
+    if (n == 0 || n >= sizeof buf || !isxdigit((unsigned char)p[0]) || (base != 16 && (p[0] < '0' || p[0] > '9')))
+        return -EINVAL;
     memcpy(buf, p, n);
     buf[n] = 0;
     errno = 0;
     v = strtoll(buf, &end, base);
-    if (errno || *end || v < lo || v > hi) return -EINVAL;
+    bad = errno || *end || v < lo || v > hi;
+    errno = saved;
+    if (bad) return -EINVAL;
     *out = v;
     return 0;
 }
 
-/* The part of an address after "sysv:": a key (0x1234, 4660; not 0, which
-   is IPC_PRIVATE and names nothing), or path#proj. */
+/* The part of an address after "sysv:": a key (0x1234 hex, 4660 decimal --
+   a leading 0 is not octal; not 0, which is IPC_PRIVATE and names
+   nothing), or path#proj. */
 static int ipc__parse_sysv(ipc_addr *a) {
     char *hash = strrchr(a->name, '#');
     long long v;
@@ -4248,7 +4256,10 @@ static int ipc__parse_sysv(ipc_addr *a) {
         a->proj = (int)v;
         return 0;
     }
-    if (ipc__parse_num(a->name, strlen(a->name), 0, 1, 0xFFFFFFFFll, &v) < 0) return -EINVAL;
+    if ((a->name[0] == '0' && (a->name[1] == 'x' || a->name[1] == 'X')
+             ? ipc__parse_num(a->name + 2, strlen(a->name + 2), 16, 1, 0xFFFFFFFFll, &v)
+             : ipc__parse_num(a->name, strlen(a->name), 10, 1, 0xFFFFFFFFll, &v)) < 0)
+        return -EINVAL;
     a->key = (key_t)(uint32_t)v;
     a->name[0] = 0;
     return 0;

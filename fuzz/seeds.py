@@ -494,3 +494,25 @@ write(CM, "real-rlimit-edge", cm_real(R_RLIMIT, R_FDS, 4, 4, b"limit", slack=1))
 write(CM, "real-rlimit-none-free", cm_real(R_RLIMIT | R_PIDFD, R_FDS, 4, 3, b"limit", slack=0))
 write(CM, "real-short-cap", cm_real(R_SHORT_CAP, R_FDS, 4, 2, b"0123456789", cap=4))
 write(CM, "real-short-cap-pidfd", cm_real(R_SHORT_CAP | R_PIDFD | R_SEQPACKET, R_FDS, 4, 4, b"abc", cap=0))
+
+# ---- addr: the whole input is the address text (fuzz/fuzz_addr.c) ----------
+AD = "fuzz_addr"
+for name, text in [
+    ("dash", b"-"), ("dash-cobs", b"-?frame=cobs"), ("stdio", b"stdio:?frame=varint&max=100"),
+    ("fd", b"fd:3"), ("fd-int-max", b"fd:2147483647"), ("fd-minus-1", b"fd:-1"), ("fd-too-big", b"fd:2147483648"),
+    ("fifo", b"fifo:/tmp/f?mode=0644&max=1"), ("unix-path", b"unix:/tmp/s?frame=len32"),
+    ("unix-abstract", b"unix:@name?frame=cobs"), ("unix-dgram", b"unix-dgram:@d?msgsize=4096"),
+    ("unix-seqpacket", b"unix-seqpacket:/tmp/q"),
+    ("unix-107", b"unix:/" + b"x" * 106), ("unix-108", b"unix:/" + b"x" * 107),
+    ("abstract-107", b"unix:@" + b"x" * 107), ("abstract-108", b"unix:@" + b"x" * 108),
+    ("mq", b"mq:/q?cap=10&msgsize=8192&prio=5&mode=0640"), ("mq-prio-32768", b"mq:/q?prio=32768"),
+    ("mq-no-slash", b"mq:q"), ("mq-inner-slash", b"mq:/a/b"), ("mq-255", b"mq:/" + b"n" * 255),
+    ("mq-256", b"mq:/" + b"n" * 256), ("shm", b"shm:/r?cap=1073741824"), ("shm-cap-0", b"shm:/r?cap=0"),
+    ("sysv-key", b"sysv:0x1234?type=7"), ("sysv-dec", b"sysv:4660"), ("sysv-key-0", b"sysv:0"),
+    ("sysv-path", b"sysv:/tmp#65"), ("sysv-path-hash", b"sysv:/a#b#7"), ("sysv-proj-256", b"sysv:/tmp#256"),
+    ("all-options", b"unix:/s?type=1&prio=2&mode=0&msgsize=3&cap=4&max=5&frame=varint"),
+    ("duplicate", b"unix:/s?max=1&max=1"), ("unknown-key", b"unix:/s?foo=1"), ("empty-value", b"unix:/s?max="),
+    ("mode-8", b"fifo:/f?mode=0800"), ("embedded-nul", b"unix:@ab\x00?frame=cobs"),
+    ("name-4095", b"fifo:/" + b"p" * 4094), ("name-4096", b"fifo:/" + b"p" * 4095),
+]:
+    write(AD, name, text)
