@@ -29,7 +29,7 @@ help:
 	@echo "make check      ipc.h alone compiles clean: gcc/clang, c99/c11, two TUs, C++"
 	@echo "make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 60)"
 	@echo "make fuzz-afl   the same harnesses under afl-fuzz; fails on any saved crash"
-	@echo "make bench      codec throughput beside memcpy"
+	@echo "make bench      codec throughput beside memcpy; the ring beside pipes, sockets and memcpy"
 	@echo "make install    ipc.h to \$$(PREFIX)/include"
 	@echo "make fmt        clang-format every C file"
 
