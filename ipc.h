@@ -3320,14 +3320,8 @@ IPC_DEF IPC__UNUSED int ipc_unix_take_cmsg(struct msghdr *m, ipc_unix_aux *aux) 
 /* Whether fd is shut down for reading (a seqpacket peer closed, or
    SHUT_RD): POLLRDHUP, asked without waiting. */
 static int ipc__read_shut(int fd) {
-    struct pollfd p;
-    int rc;
-    p.fd = fd;
-    p.events = POLLRDHUP;
-    p.revents = 0;
-    while ((rc = poll(&p, 1, 0)) < 0 && errno == EINTR) {
-    }
-    return rc == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+    short revents;
+    return ipc__wait_fd(fd, POLLRDHUP, IPC_DEADLINE_TRY, &revents) == 0 && (revents & (POLLRDHUP | POLLHUP));
 }
 
 IPC_DEF IPC__UNUSED ssize_t ipc_unix_recv(int fd, void *buf, size_t cap, ipc_unix_aux *aux, int timeout_ms) {
